@@ -1,0 +1,50 @@
+import { Reply } from './message-ids';
+import type { WireValue } from './framing';
+
+/** Id used by messages that answer no particular request (farm status, connectivity, pacing). */
+export const NO_REQUEST_ID = -1;
+
+/** ERR_MSG at v193: version 2, id, code, text, and the mandatory advancedOrderRejectJson field. */
+export function errorMessage(id: number, code: number, text: string, advancedOrderRejectJson = ''): WireValue[] {
+  return [Reply.ERR_MSG, 2, id, code, text, advancedOrderRejectJson];
+}
+
+export function managedAccountsMessage(accounts: readonly string[]): WireValue[] {
+  return [Reply.MANAGED_ACCTS, 1, accounts.join(',')];
+}
+
+export function nextValidIdMessage(orderId: number): WireValue[] {
+  return [Reply.NEXT_VALID_ID, 1, orderId];
+}
+
+export function currentTimeMessage(epochSeconds: number): WireValue[] {
+  return [Reply.CURRENT_TIME, 1, epochSeconds];
+}
+
+/** IB's texts for the codes the simulator emits outside any domain. */
+export const SystemMessage = {
+  tooManyMessages: (max: number, received: number) =>
+    `Max rate of messages per second has been exceeded:max=${max} rec=${received} (1)`,
+  clientIdInUse: 'Unable to connect as the client id is already in use. Retry with a unique client id.',
+  connectivityLost: 'Connectivity between IB and Trader Workstation has been lost.',
+  connectivityRestoredDataLost: 'Connectivity between IB and Trader Workstation has been restored - data lost.',
+  connectivityRestoredDataMaintained:
+    'Connectivity between IB and Trader Workstation has been restored - data maintained.',
+  marketFarmBroken: (farm: string) => `Market data farm connection is broken:${farm}`,
+  marketFarmOk: (farm: string) => `Market data farm connection is OK:${farm}`,
+  hmdsFarmOk: (farm: string) => `HMDS data farm connection is OK:${farm}`,
+  secDefFarmOk: (farm: string) => `Sec-def data farm connection is OK:${farm}`,
+} as const;
+
+/** IB message codes used across the simulator. */
+export const Code = {
+  TOO_MANY_MESSAGES: 100,
+  CLIENT_ID_IN_USE: 326,
+  CONNECTIVITY_LOST: 1100,
+  CONNECTIVITY_RESTORED_DATA_LOST: 1101,
+  CONNECTIVITY_RESTORED_DATA_MAINTAINED: 1102,
+  MARKET_FARM_BROKEN: 2103,
+  MARKET_FARM_OK: 2104,
+  HMDS_FARM_OK: 2106,
+  SEC_DEF_FARM_OK: 2158,
+} as const;

@@ -1,0 +1,33 @@
+import { EventEmitter } from 'node:events';
+import type { SimulatorClock } from './control/simulator-clock';
+import type { TwsServer } from './protocol/tws-server';
+
+/** Faults that domain modules must honour while they run. */
+export interface FaultEvents {
+  /** IB's servers dropped and came back with data lost: every market data subscription is gone. */
+  'subscriptions-lost': [];
+  /** Market data was frozen or its farm went down, or it came back. */
+  'market-data-changed': [];
+}
+
+export class FaultState extends EventEmitter<FaultEvents> {
+  /** Ticks stop while the socket stays up: the classic stale-data failure. */
+  marketDataFrozen = false;
+  /** The market data farm is down (2103); ticks stop until it is restored (2104). */
+  marketFarmDown = false;
+
+  get marketDataFlowing(): boolean {
+    return !this.marketDataFrozen && !this.marketFarmDown;
+  }
+}
+
+/** What every domain module of the simulator is given. */
+export interface SimulatorContext {
+  readonly server: TwsServer;
+  readonly clock: SimulatorClock;
+  readonly faults: FaultState;
+  readonly accounts: readonly string[];
+  /** Seed of every random choice, so runs repeat. */
+  readonly seed: number;
+  log(message: string): void;
+}
