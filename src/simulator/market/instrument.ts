@@ -36,9 +36,23 @@ export interface Instrument {
   /** Exchanges listed in contract details' validExchanges. */
   validExchanges: string[];
   orderTypes: string[];
+  /** Contract details' marketName ("NMS" for US stocks, the trading class for derivatives). */
+  marketName?: string;
+  subcategory?: string;
+  /** Contract details' stockType: COMMON, ETF... (STK only). */
+  stockType?: string;
+  /** YYYYMM of a future's or option's contract month. */
+  contractMonth?: string;
+  /** IB's market rule ids, one per valid exchange ("26,26"). */
+  marketRuleIds?: string;
+  /** ISIN, sent as the secIdList entry. */
+  isin?: string;
 }
 
-/** A quote at one instant, derived from the seeded price path. */
+/**
+ * A quote at one instant, derived from the seeded price path. An index (IND) has no book and no trades:
+ * its bid and ask are -1 (IB's "no value"), its sizes and volume 0.
+ */
 export interface Quote {
   bid: number;
   ask: number;
@@ -57,6 +71,8 @@ export interface Quote {
   time: number;
   /** False outside trading hours: prices are the last ones of the previous session. */
   marketOpen: boolean;
+  /** Epoch ms of the last trade (whole second; during a closed market, the last second of the session). */
+  lastTime?: number;
 }
 
 /** One OHLCV bar of the price path. */
@@ -70,4 +86,6 @@ export interface PriceBar {
   volume: number;
   wap: number;
   count: number;
+  /** YYYYMMDD trade date, on daily and weekly bars (an FX or futures session starts the evening before). */
+  tradeDate?: string;
 }

@@ -1,26 +1,497 @@
-// STUB: replaced by the market implementation.
 import type { SimulatorClock } from '../control/simulator-clock';
 import type { WireContract } from '../protocol/field-reader';
-import type { Instrument, PriceBar, Quote } from './instrument';
+import type { Entitlement, Instrument, PriceBar, Quote } from './instrument';
+import { unitHash } from './price-path';
+import { fromWall, toWall, wallDate, type Session } from './trading-hours';
+import {
+  blackScholes,
+  easternDay,
+  esFutures,
+  futurePrice,
+  OPTION_CHAINS,
+  optionChain,
+  staticListings,
+  YEAR_MS,
+  type Listing,
+} from './universe';
 
+// Local bindings: hot loops must not look up the global `Math` (slow inside jest's vm contexts).
+const { ceil, floor, log, max, min, round } = Math;
+
+const SECOND = 1_000;
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const WEEK = 7 * DAY;
+/** Session highs and lows, and bar highs and lows, are sampled on this grid (plus the bar's ends). */
+const EXTREMES_GRID_MS = MINUTE;
+/** Days covered by contract details' tradingHours and liquidHours. */
+const HOURS_DAYS = 7;
+
+export interface BarOptions {
+  /** Only the liquid (regular) hours of each session, like IB's useRTH=1. */
+  regularHoursOnly?: boolean;
+}
+
+/** Expirations and strikes of one underlying's option chain, as reqSecDefOptParams reports them. */
+export interface OptionChainSummary {
+  underlyingConId: number;
+  tradingClass: string;
+  multiplier: number;
+  /** Exchanges the chain is listed on, each reported separately. */
+  exchanges: string[];
+  expirations: string[];
+  strikes: number[];
+}
+
+interface SessionExtremes {
+  sessionStart: number;
+  /** Grid instants up to (excluding) this one are folded into high/low. */
+  scannedUntil: number;
+  high: number;
+  low: number;
+}
+
+/**
+ * The simulated market: a fixed universe of instruments whose prices follow seeded random walks on their
+ * trading-time clocks, so that quotes, bars and fills agree with each other and repeat for a seed.
+ */
 export class Market {
-  constructor(readonly options: { seed: number; clock: SimulatorClock }) {}
+  private readonly seed: number;
+  private readonly clock: SimulatorClock;
+  private readonly fixedListings: Listing[];
+  /** Every listing ever created, including options that have since dropped out of the chain. */
+  private readonly byConId = new Map<number, Listing>();
+  private derivatives: { day: number; listings: Listing[] } | undefined;
+  private readonly entitlementBySymbol = new Map<string, Entitlement>();
+  private readonly entitlementByConId = new Map<number, Entitlement>();
+  private readonly extremes = new Map<number, SessionExtremes>();
+
+  constructor(readonly options: { seed: number; clock: SimulatorClock }) {
+    this.seed = options.seed;
+    this.clock = options.clock;
+    this.fixedListings = staticListings(this.seed);
+    for (const listing of this.fixedListings) this.register(listing);
+  }
+
+  /** Every instrument listed on the clock's current date (option chains and futures roll with it). */
   instruments(): readonly Instrument[] {
-    return [];
+    return this.listed().map((listing) => listing.instrument);
   }
-  instrument(_conId: number): Instrument | undefined {
-    return undefined;
+
+  instrument(conId: number): Instrument | undefined {
+    this.listed();
+    return this.byConId.get(conId)?.instrument;
   }
-  resolve(_contract: WireContract): Instrument[] {
-    return [];
+
+  /** Instruments matching a request's contract the way IB matches them (see contract-handlers). */
+  resolve(contract: WireContract): Instrument[] {
+    return this.listed()
+      .map((listing) => listing.instrument)
+      .filter((instrument) => matchesContract(instrument, contract));
   }
-  quote(_conId: number, _atMs?: number): Quote {
-    throw new Error('not implemented');
+
+  /** Makes an instrument (by conId) or every instrument of a symbol real-time, delayed-only or unsubscribed. */
+  setEntitlement(symbolOrConId: string | number, entitlement: Entitlement): void {
+    if (typeof symbolOrConId === 'number') this.entitlementByConId.set(symbolOrConId, entitlement);
+    else this.entitlementBySymbol.set(symbolOrConId.toUpperCase(), entitlement);
+    for (const listing of this.byConId.values()) this.applyEntitlement(listing.instrument);
   }
-  isTrading(_conId: number, _atMs?: number): boolean {
+
+  isTrading(conId: number, atMs = this.clock.now()): boolean {
+    return this.listing(conId).calendar.isTrading(atMs);
+  }
+
+  /** Whether `atMs` falls in the instrument's regular (liquid) hours. */
+  isRegularHours(conId: number, atMs = this.clock.now()): boolean {
+    return this.listing(conId).calendar.isLiquid(atMs);
+  }
+
+  /** Contract details' tradingHours and liquidHours, for the days from the clock's date on. */
+  tradingHours(conId: number, atMs = this.clock.now()): { tradingHours: string; liquidHours: string } {
+    const calendar = this.listing(conId).calendar;
+    return {
+      tradingHours: calendar.hoursString(atMs, HOURS_DAYS, false),
+      liquidHours: calendar.hoursString(atMs, HOURS_DAYS, true),
+    };
+  }
+
+  /** The option chain of an underlying (by conId), or undefined when it has none. */
+  optionChain(underlyingConId: number): OptionChainSummary | undefined {
+    const options = this.listed().filter(
+      (listing) =>
+        listing.instrument.secType === 'OPT' && listing.instrument.underlyingConId === underlyingConId,
+    );
+    const first = options[0]?.instrument;
+    if (!first) return undefined;
+    const expirations = [...new Set(options.map((listing) => listing.instrument.lastTradeDate ?? ''))].sort();
+    const strikes = [...new Set(options.map((listing) => listing.instrument.strike ?? 0))].sort(
+      (a, b) => a - b,
+    );
+    return {
+      underlyingConId,
+      tradingClass: first.tradingClass,
+      multiplier: first.multiplier,
+      exchanges: ['SMART', 'CBOE'],
+      expirations,
+      strikes,
+    };
+  }
+
+  /** Security types of the derivatives listed on an instrument (for symbol samples): OPT, FUT. */
+  derivativeSecTypes(underlying: Instrument): string[] {
+    const types = new Set<string>();
+    for (const { instrument } of this.listed()) {
+      if (instrument.underlyingConId === underlying.conId) types.add(instrument.secType);
+    }
+    return [...types].sort();
+  }
+
+  /**
+   * The volume an average session has traded by `atMs` (of its session so far): what "hot by volume"
+   * compares the actual volume with. 0 for instruments without trades.
+   */
+  averageVolume(conId: number, atMs = this.clock.now()): number {
+    const listing = this.listing(conId);
+    if (!listing.volume) return 0;
+    const session = listing.calendar.currentOrLastSession(atMs);
+    const calendar = listing.calendar;
+    return listing.volume.average(
+      calendar.activityTime(session.start),
+      calendar.activityTime(min(atMs, session.end)),
+    );
+  }
+
+  quote(conId: number, atMs = this.clock.now()): Quote {
+    const listing = this.listing(conId);
+    const { instrument, calendar } = listing;
+    const marketOpen = calendar.isTrading(atMs);
+    const lastTime = this.lastTradeTime(listing, atMs);
+    const last = this.tradePrice(listing, lastTime);
+    const session = calendar.currentOrLastSession(atMs);
+    const { high, low } = this.sessionExtremes(listing, session, atMs, last);
+    const open = this.tradePrice(listing, session.start);
+    const previous = calendar.sessionBefore(session.start);
+    const close = this.tradePrice(listing, this.lastTradeTime(listing, previous.end - 1));
+    const volume = listing.volume ? this.volumeBetween(listing, session.start, min(atMs, session.end)) : 0;
+    // While closed, the book stands still at its last state of the session.
+    const bookTime = marketOpen ? atMs : lastTime;
+    const second = floor(bookTime / SECOND);
+    const sizeOf = (salt: number, maxLots: number): number =>
+      listing.lot * (1 + floor(unitHash(this.seed, conId, second, salt) * maxLots));
+    const common = { last, volume, open, high, low, close, time: atMs, marketOpen, lastTime };
+    if (listing.lot === 0)
+      return { ...common, bid: -1, ask: -1, bidSize: 0, askSize: 0, lastSize: 0, volume: 0 };
+    const { bid, ask } = this.book(listing, bookTime);
+    return {
+      ...common,
+      bid,
+      ask,
+      bidSize: sizeOf(1, listing.maxLots),
+      askSize: sizeOf(2, listing.maxLots),
+      lastSize:
+        listing.lot *
+        (1 + floor(unitHash(this.seed, conId, lastTime / SECOND, 3) * max(1, listing.maxLots / 4))),
+    };
+  }
+
+  /**
+   * OHLCV bars of `barMs` covering [startMs, endMs), only where the instrument trades (only its regular
+   * hours when asked). Intraday bars align to the exchange's wall clock, so hourly bars start at 09:00,
+   * 10:00... and the first regular-hours one at 09:30. Bars of a day or a week hold whole sessions
+   * (grouped by trade date) and carry `tradeDate`. A bar cut by `endMs` closes at the price of `endMs`.
+   */
+  bars(conId: number, startMs: number, endMs: number, barMs: number, options: BarOptions = {}): PriceBar[] {
+    if (barMs <= 0 || endMs <= startMs) return [];
+    const listing = this.listing(conId);
+    const intervals = this.tradingIntervals(listing, startMs, endMs, options.regularHoursOnly ?? false);
+    const pieces = new Map<number, { start: number; end: number; tradeDate?: string }[]>();
+    for (const interval of intervals) {
+      if (barMs >= DAY) {
+        const key =
+          barMs >= WEEK ? floor((interval.tradeDay - 4 * DAY) / WEEK) : floor(interval.tradeDay / DAY);
+        const list = pieces.get(key) ?? [];
+        list.push({ start: interval.start, end: interval.end, tradeDate: wallDate(interval.tradeDay) });
+        pieces.set(key, list);
+        continue;
+      }
+      const zone = listing.calendar.timeZoneId;
+      let bucketWall = floor(toWall(zone, interval.start) / barMs) * barMs;
+      for (;;) {
+        const bucketStart = fromWall(zone, bucketWall);
+        const bucketEnd = fromWall(zone, bucketWall + barMs);
+        if (bucketStart >= interval.end) break;
+        const start = max(bucketStart, interval.start);
+        const end = min(bucketEnd, interval.end);
+        if (end > start) {
+          const list = pieces.get(bucketWall) ?? [];
+          list.push({ start, end });
+          pieces.set(bucketWall, list);
+        }
+        bucketWall += barMs;
+      }
+    }
+    return [...pieces.values()].map((parts) => this.bar(listing, parts, barMs));
+  }
+
+  // ---- Internals ----
+
+  private listing(conId: number): Listing {
+    this.listed();
+    const listing = this.byConId.get(conId);
+    if (!listing) throw new Error(`Unknown conId ${conId}`);
+    return listing;
+  }
+
+  /** Fixed instruments plus today's futures and option chains. */
+  private listed(): Listing[] {
+    const day = easternDay(this.clock.now());
+    if (this.derivatives?.day !== day) {
+      const dayStart = fromWall('US/Eastern', day);
+      const listings = esFutures(this.seed, day);
+      OPTION_CHAINS.forEach((spec, index) => {
+        const underlying = this.byConId.get(spec.underlyingConId);
+        if (!underlying) return;
+        const center = this.midPrice(underlying, dayStart);
+        listings.push(...optionChain(this.seed, index, spec, day, center));
+      });
+      for (const listing of listings) {
+        const known = this.byConId.get(listing.instrument.conId);
+        if (known) listings[listings.indexOf(listing)] = known;
+        else this.register(listing);
+      }
+      this.derivatives = { day, listings };
+    }
+    return [...this.fixedListings, ...this.derivatives.listings];
+  }
+
+  private register(listing: Listing): void {
+    this.applyEntitlement(listing.instrument);
+    this.byConId.set(listing.instrument.conId, listing);
+  }
+
+  private applyEntitlement(instrument: Instrument): void {
+    instrument.entitlement =
+      this.entitlementByConId.get(instrument.conId) ??
+      this.entitlementBySymbol.get(instrument.symbol.toUpperCase()) ??
+      'realtime';
+  }
+
+  /** Mid price at `atMs`; it stands still while the instrument does not trade. */
+  private midPrice(listing: Listing, atMs: number): number {
+    const { price, calendar } = listing;
+    switch (price.kind) {
+      case 'path':
+        return price.path.at(calendar.tradingTime(atMs));
+      case 'future':
+        return futurePrice(price.path, calendar, price.expiryMs, atMs);
+      case 'option': {
+        const effective = min(calendar.lastTradingInstant(atMs), price.expiryMs);
+        const underlying = this.byConId.get(price.underlyingConId);
+        if (!underlying) throw new Error(`Option ${listing.instrument.conId} has no underlying`);
+        const spot = this.midPrice(underlying, effective);
+        const strike = listing.instrument.strike ?? spot;
+        // A mild smile: out-of-the-money strikes trade at a higher implied volatility.
+        const volatility = price.impliedVol * (1 + 2 * log(strike / spot) ** 2);
+        const years = (price.expiryMs - effective) / YEAR_MS;
+        return blackScholes(listing.instrument.right ?? 'C', spot, strike, years, volatility);
+      }
+    }
+  }
+
+  /** The time of the last trade at or before `atMs`: whole seconds, inside a session. */
+  private lastTradeTime(listing: Listing, atMs: number): number {
+    let effective = listing.calendar.lastTradingInstant(atMs);
+    if (listing.price.kind === 'option') effective = min(effective, listing.price.expiryMs - 1);
+    return floor(effective / SECOND) * SECOND;
+  }
+
+  /** What a trade at `atMs` prints: the mid rounded to the tick (options never below one tick). */
+  private tradePrice(listing: Listing, atMs: number): number {
+    const tick = listing.instrument.minTick;
+    const price = roundToTick(this.midPrice(listing, atMs), tick);
+    return listing.price.kind === 'option' ? max(tick, price) : price;
+  }
+
+  /** Bid and ask around the mid: at least one tick apart, a little wider now and then. */
+  private book(listing: Listing, atMs: number): { bid: number; ask: number } {
+    const tick = listing.instrument.minTick;
+    const mid = this.midPrice(listing, atMs);
+    const widening = 1 + unitHash(this.seed, listing.instrument.conId, floor(atMs / SECOND), 4);
+    const halfSpread = max(tick / 2, (mid * listing.spreadFraction) / 2) * widening;
+    const bid = max(0, floorToTick(mid - halfSpread, tick));
+    const ask = max(bid + tick, ceilToTick(mid + halfSpread, tick));
+    return { bid, ask: roundToTick(ask, tick) };
+  }
+
+  private volumeBetween(listing: Listing, fromMs: number, toMs: number): number {
+    const curve = listing.volume;
+    if (!curve || toMs <= fromMs) return 0;
+    const calendar = listing.calendar;
+    return curve.cumulative(calendar.activityTime(toMs)) - curve.cumulative(calendar.activityTime(fromMs));
+  }
+
+  /** High and low of a session up to `atMs`, sampled on the minute grid; cached as time moves on. */
+  private sessionExtremes(
+    listing: Listing,
+    session: Session,
+    atMs: number,
+    last: number,
+  ): { high: number; low: number } {
+    const upTo = min(atMs, session.end);
+    const conId = listing.instrument.conId;
+    let state = this.extremes.get(conId);
+    if (!state || state.sessionStart !== session.start || state.scannedUntil > upTo + EXTREMES_GRID_MS) {
+      const open = this.tradePrice(listing, session.start);
+      state = { sessionStart: session.start, scannedUntil: session.start, high: open, low: open };
+    }
+    let grid = state.scannedUntil;
+    for (; grid <= upTo; grid += EXTREMES_GRID_MS) {
+      if (grid >= session.end) break;
+      const price = this.tradePrice(listing, grid);
+      state.high = max(state.high, price);
+      state.low = min(state.low, price);
+    }
+    state.scannedUntil = grid;
+    this.extremes.set(conId, state);
+    return { high: max(state.high, last), low: min(state.low, last) };
+  }
+
+  /** Trading (or regular-hours) intervals inside [startMs, endMs), each with its session's trade day. */
+  private tradingIntervals(
+    listing: Listing,
+    startMs: number,
+    endMs: number,
+    regularHoursOnly: boolean,
+  ): { start: number; end: number; tradeDay: number }[] {
+    const calendar = listing.calendar;
+    const intervals: { start: number; end: number; tradeDay: number }[] = [];
+    let session = calendar.sessionAt(startMs) ?? calendar.sessionAfter(startMs);
+    while (session.start < endMs) {
+      const from = regularHoursOnly ? session.liquidStart : session.start;
+      const to = regularHoursOnly ? session.liquidEnd : session.end;
+      const start = max(from, startMs);
+      const end = min(to, endMs);
+      const tradeDay = floor(toWall(calendar.timeZoneId, session.end - 1) / DAY) * DAY;
+      if (end > start) intervals.push({ start, end, tradeDay });
+      session = calendar.sessionAfter(session.start);
+    }
+    return intervals;
+  }
+
+  private bar(
+    listing: Listing,
+    parts: { start: number; end: number; tradeDate?: string }[],
+    barMs: number,
+  ): PriceBar {
+    const first = parts[0];
+    const lastPart = parts[parts.length - 1];
+    if (!first || !lastPart) throw new Error('empty bar');
+    const tick = listing.instrument.minTick;
+    const open = this.tradePrice(listing, first.start);
+    const close = this.tradePrice(listing, this.lastTradeTime(listing, lastPart.end - 1));
+    let high = max(open, close);
+    let low = min(open, close);
+    let sum = open + close;
+    let samples = 2;
+    // Daily and weekly bars sample a coarser grid: a year of them would otherwise take seconds.
+    const step =
+      barMs < EXTREMES_GRID_MS ? max(250, barMs / 4) : barMs >= DAY ? 5 * EXTREMES_GRID_MS : EXTREMES_GRID_MS;
+    for (const part of parts) {
+      for (let at = ceil(part.start / step) * step; at < part.end; at += step) {
+        const price = this.tradePrice(listing, at);
+        high = max(high, price);
+        low = min(low, price);
+        sum += price;
+        samples++;
+      }
+    }
+    const volume = parts.reduce(
+      (total, part) => total + this.volumeBetween(listing, part.start, part.end),
+      0,
+    );
+    const averageTrade = listing.lot * max(1, listing.maxLots / 8);
+    return {
+      start: first.start,
+      open,
+      high,
+      low,
+      close,
+      volume,
+      wap: roundTo(sum / samples, decimalsOf(tick) + 2),
+      count: volume > 0 ? max(1, round(volume / averageTrade)) : 0,
+      ...(first.tradeDate === undefined ? {} : { tradeDate: first.tradeDate }),
+    };
+  }
+}
+
+// ---- Contract matching ----
+
+const RIGHTS: Record<string, string> = { C: 'C', CALL: 'C', P: 'P', PUT: 'P' };
+
+/**
+ * IB's matching: the conId alone when given; otherwise the symbol (or, without one, the local symbol) and
+ * every other field that is set. SMART matches anything routable through SMART; an expiry matches by prefix.
+ */
+export function matchesContract(instrument: Instrument, contract: WireContract): boolean {
+  const same = (a: string, b: string): boolean => a.toUpperCase() === b.toUpperCase();
+  const exchangeMatches = (exchange: string): boolean =>
+    exchange === '' ||
+    instrument.validExchanges.some((valid) => same(valid, exchange)) ||
+    same(instrument.exchange, exchange);
+  if (contract.conId > 0) return instrument.conId === contract.conId && exchangeMatches(contract.exchange);
+  if (contract.symbol === '' && contract.localSymbol === '') return false;
+  if (contract.symbol !== '' && !same(instrument.symbol, contract.symbol)) return false;
+  if (
+    contract.localSymbol !== '' &&
+    !same(instrument.localSymbol.replace(/\s+/g, ' '), contract.localSymbol.replace(/\s+/g, ' '))
+  ) {
     return false;
   }
-  bars(_conId: number, _startMs: number, _endMs: number, _barMs: number): PriceBar[] {
-    return [];
+  if (contract.secType !== '' && !same(instrument.secType, contract.secType)) return false;
+  if (!exchangeMatches(contract.exchange)) return false;
+  if (contract.primaryExch !== '' && !same(instrument.primaryExchange, contract.primaryExch)) return false;
+  if (contract.currency !== '' && !same(instrument.currency, contract.currency)) return false;
+  if (contract.tradingClass !== '' && !same(instrument.tradingClass, contract.tradingClass)) return false;
+  if (contract.multiplier !== '' && Number(contract.multiplier) !== instrument.multiplier) return false;
+  const expiry = contract.lastTradeDateOrContractMonth;
+  if (
+    expiry !== '' &&
+    !(instrument.lastTradeDate ?? '').startsWith(expiry) &&
+    instrument.contractMonth !== expiry
+  ) {
+    return false;
   }
+  if (contract.strike > 0 && instrument.strike !== contract.strike) return false;
+  const right = RIGHTS[contract.right.toUpperCase()];
+  if (contract.right !== '' && contract.right !== '?' && instrument.right !== right) return false;
+  return true;
+}
+
+// ---- Tick arithmetic ----
+
+const decimalsByTick = new Map<number, number>();
+function decimalsOf(tick: number): number {
+  const known = decimalsByTick.get(tick);
+  if (known !== undefined) return known;
+  const text = String(tick);
+  const dot = text.indexOf('.');
+  const decimals = dot < 0 ? 0 : text.length - dot - 1;
+  decimalsByTick.set(tick, decimals);
+  return decimals;
+}
+
+function roundTo(value: number, decimals: number): number {
+  return Number(value.toFixed(decimals));
+}
+
+export function roundToTick(value: number, tick: number): number {
+  return roundTo(round(value / tick) * tick, decimalsOf(tick));
+}
+
+function floorToTick(value: number, tick: number): number {
+  return roundTo(floor(value / tick + 1e-9) * tick, decimalsOf(tick));
+}
+
+function ceilToTick(value: number, tick: number): number {
+  return roundTo(ceil(value / tick - 1e-9) * tick, decimalsOf(tick));
 }

@@ -1,0 +1,542 @@
+import type { FieldReader, WireContract } from '../protocol/field-reader';
+
+/** One leg of a BAG contract as PLACE_ORDER carries it. */
+export interface ComboLeg {
+  conId: number;
+  ratio: number;
+  action: string;
+  exchange: string;
+  openClose: number;
+  shortSaleSlot: number;
+  designatedLocation: string;
+  exemptCode: number;
+}
+
+export interface TagValue {
+  tag: string;
+  value: string;
+}
+
+/** An order condition, kept as the client sent it so OPEN_ORDER can echo it. */
+export interface OrderCondition {
+  type: number;
+  conjunction: string;
+  /** The condition's own fields after type and conjunction, in wire order. */
+  fields: string[];
+}
+
+export interface DeltaNeutralOrder {
+  conId: number;
+  settlingFirm: string;
+  clearingAccount: string;
+  clearingIntent: string;
+  openClose: string;
+  shortSale: boolean;
+  shortSaleSlot: number;
+  designatedLocation: string;
+}
+
+export interface ScaleAdjustments {
+  priceAdjustValue?: number;
+  priceAdjustInterval?: number;
+  profitOffset?: number;
+  autoReset: boolean;
+  initPosition?: number;
+  initFillQty?: number;
+  randomPercent: boolean;
+}
+
+export interface PegToBenchmark {
+  referenceContractId: number;
+  isPeggedChangeAmountDecrease: boolean;
+  peggedChangeAmount?: number;
+  referenceChangeAmount?: number;
+  referenceExchangeId: string;
+}
+
+/**
+ * Everything a PLACE_ORDER message (server version 193, no version field) carries, in the order the
+ * client's encoder writes it. Unset numbers are undefined; unset strings are empty.
+ */
+export interface OrderTicket {
+  orderId: number;
+  contract: WireContract & { secIdType: string; secId: string; comboLegs: ComboLeg[] };
+  action: string;
+  totalQuantity?: number;
+  orderType: string;
+  lmtPrice?: number;
+  auxPrice?: number;
+  tif: string;
+  ocaGroup: string;
+  account: string;
+  openClose: string;
+  origin: number;
+  orderRef: string;
+  /** IB's default is true; the client sends an empty field for "unset", which counts as true. */
+  transmit: boolean;
+  /** Whether the client set transmit explicitly to false (what-if orders must not). */
+  transmitExplicitlyFalse: boolean;
+  parentId: number;
+  blockOrder: boolean;
+  sweepToFill: boolean;
+  displaySize?: number;
+  triggerMethod: number;
+  outsideRth: boolean;
+  hidden: boolean;
+  orderComboLegPrices: (number | undefined)[];
+  smartComboRoutingParams: TagValue[];
+  discretionaryAmt?: number;
+  goodAfterTime: string;
+  goodTillDate: string;
+  faGroup: string;
+  faMethod: string;
+  faPercentage: string;
+  modelCode: string;
+  shortSaleSlot: number;
+  designatedLocation: string;
+  exemptCode: number;
+  ocaType: number;
+  rule80A: string;
+  settlingFirm: string;
+  allOrNone: boolean;
+  minQty?: number;
+  percentOffset?: number;
+  eTradeOnly: boolean;
+  firmQuoteOnly: boolean;
+  nbboPriceCap?: number;
+  auctionStrategy?: number;
+  startingPrice?: number;
+  stockRefPrice?: number;
+  delta?: number;
+  stockRangeLower?: number;
+  stockRangeUpper?: number;
+  overridePercentageConstraints: boolean;
+  volatility?: number;
+  volatilityType?: number;
+  deltaNeutralOrderType: string;
+  deltaNeutralAuxPrice?: number;
+  deltaNeutral?: DeltaNeutralOrder;
+  continuousUpdate: boolean;
+  referencePriceType?: number;
+  trailStopPrice?: number;
+  trailingPercent?: number;
+  scaleInitLevelSize?: number;
+  scaleSubsLevelSize?: number;
+  scalePriceIncrement?: number;
+  scaleAdjustments?: ScaleAdjustments;
+  scaleTable: string;
+  activeStartTime: string;
+  activeStopTime: string;
+  hedgeType: string;
+  hedgeParam: string;
+  optOutSmartRouting: boolean;
+  clearingAccount: string;
+  clearingIntent: string;
+  notHeld: boolean;
+  deltaNeutralContract?: { conId: number; delta?: number; price?: number };
+  algoStrategy: string;
+  algoParams: TagValue[];
+  algoId: string;
+  whatIf: boolean;
+  orderMiscOptions: string;
+  solicited: boolean;
+  randomizeSize: boolean;
+  randomizePrice: boolean;
+  pegToBenchmark?: PegToBenchmark;
+  conditions: OrderCondition[];
+  conditionsIgnoreRth: boolean;
+  conditionsCancelOrder: boolean;
+  adjustedOrderType: string;
+  triggerPrice?: number;
+  lmtPriceOffset?: number;
+  adjustedStopPrice?: number;
+  adjustedStopLimitPrice?: number;
+  adjustedTrailingAmount?: number;
+  adjustableTrailingUnit: number;
+  extOperator: string;
+  softDollarTierName: string;
+  softDollarTierValue: string;
+  cashQty?: number;
+  mifid2DecisionMaker: string;
+  mifid2DecisionAlgo: string;
+  mifid2ExecutionTrader: string;
+  mifid2ExecutionAlgo: string;
+  dontUseAutoPriceForHedge: boolean;
+  isOmsContainer: boolean;
+  discretionaryUpToLimitPrice: boolean;
+  usePriceMgmtAlgo: boolean;
+  duration?: number;
+  postToAts?: number;
+  autoCancelParent: boolean;
+  advancedErrorOverride: string;
+  manualOrderTime: string;
+  minTradeQty?: number;
+  minCompeteSize?: number;
+  competeAgainstBestOffset?: number;
+  /** PEG BEST's "up to mid" marker: the client sends Infinity and then the two mid offsets. */
+  competeUpToMid: boolean;
+  midOffsetAtWhole?: number;
+  midOffsetAtHalf?: number;
+  customerAccount: string;
+  professionalCustomer: boolean;
+  includeOvernight: boolean;
+  manualOrderIndicator?: number;
+}
+
+/** Condition types as the client numbers them (OrderConditionType). */
+const CONDITION_FIELD_COUNT: Record<number, number> = {
+  1: 5, // Price: isMore value conId exchange triggerMethod
+  3: 2, // Time: isMore value
+  4: 2, // Margin: isMore value
+  5: 3, // Execution: secType exchange symbol
+  6: 4, // Volume: isMore value conId exchange
+  7: 4, // PercentChange: isMore value conId exchange
+};
+
+const isPegBench = (orderType: string): boolean => orderType === 'PEG BENCH' || orderType === 'PEGBENCH';
+const isPegBest = (orderType: string): boolean => orderType === 'PEG BEST' || orderType === 'PEGBEST';
+const isPegMid = (orderType: string): boolean => orderType === 'PEG MID' || orderType === 'PEGMID';
+
+function optionalInt(reader: FieldReader): number | undefined {
+  const value = reader.optionalNumber();
+  return value === undefined || value === 2147483647 ? undefined : Math.trunc(value);
+}
+
+function tagValues(reader: FieldReader, count: number): TagValue[] {
+  const pairs: TagValue[] = [];
+  for (let i = 0; i < count; i++) pairs.push({ tag: reader.string(), value: reader.string() });
+  return pairs;
+}
+
+/**
+ * Reads PLACE_ORDER after its message id, following the client encoder's conditional blocks (BAG legs,
+ * delta-neutral, scale, hedge, algo, PEG BENCH/BEST/MID, conditions), so every optional part is consumed.
+ */
+export function parsePlaceOrder(reader: FieldReader): OrderTicket {
+  const orderId = reader.int();
+  const contract = {
+    ...reader.contract(),
+    secIdType: reader.string(),
+    secId: reader.string(),
+    comboLegs: [] as ComboLeg[],
+  };
+  const isBag = contract.secType.toUpperCase() === 'BAG';
+  const action = reader.string();
+  const totalQuantity = reader.optionalNumber();
+  const orderType = reader.string().toUpperCase();
+  const lmtPrice = reader.optionalNumber();
+  const auxPrice = reader.optionalNumber();
+  const tif = reader.string();
+  const ocaGroup = reader.string();
+  const account = reader.string();
+  const openClose = reader.string();
+  const origin = reader.int();
+  const orderRef = reader.string();
+  const transmitField = reader.string();
+  const parentId = reader.int();
+  const blockOrder = reader.bool();
+  const sweepToFill = reader.bool();
+  const displaySize = optionalInt(reader);
+  const triggerMethod = reader.int();
+  const outsideRth = reader.bool();
+  const hidden = reader.bool();
+
+  const orderComboLegPrices: (number | undefined)[] = [];
+  let smartComboRoutingParams: TagValue[] = [];
+  if (isBag) {
+    const legCount = reader.int();
+    for (let i = 0; i < legCount; i++) {
+      contract.comboLegs.push({
+        conId: reader.int(),
+        ratio: reader.int(),
+        action: reader.string(),
+        exchange: reader.string(),
+        openClose: reader.int(),
+        shortSaleSlot: reader.int(),
+        designatedLocation: reader.string(),
+        exemptCode: reader.int(-1),
+      });
+    }
+    const priceCount = reader.int();
+    for (let i = 0; i < priceCount; i++) orderComboLegPrices.push(reader.optionalNumber());
+    smartComboRoutingParams = tagValues(reader, reader.int());
+  }
+
+  reader.skip(1); // sharesAllocation, deprecated
+  const discretionaryAmt = reader.optionalNumber();
+  const goodAfterTime = reader.string();
+  const goodTillDate = reader.string();
+  const faGroup = reader.string();
+  const faMethod = reader.string();
+  const faPercentage = reader.string();
+  const modelCode = reader.string();
+  const shortSaleSlot = reader.int();
+  const designatedLocation = reader.string();
+  const exemptCode = reader.int(-1);
+  const ocaType = reader.int();
+  const rule80A = reader.string();
+  const settlingFirm = reader.string();
+  const allOrNone = reader.bool();
+  const minQty = optionalInt(reader);
+  const percentOffset = reader.optionalNumber();
+  const eTradeOnly = reader.bool();
+  const firmQuoteOnly = reader.bool();
+  const nbboPriceCap = reader.optionalNumber();
+  const auctionStrategy = optionalInt(reader);
+  const startingPrice = reader.optionalNumber();
+  const stockRefPrice = reader.optionalNumber();
+  const delta = reader.optionalNumber();
+  const stockRangeLower = reader.optionalNumber();
+  const stockRangeUpper = reader.optionalNumber();
+  const overridePercentageConstraints = reader.bool();
+  const volatility = reader.optionalNumber();
+  const volatilityType = optionalInt(reader);
+  const deltaNeutralOrderType = reader.string();
+  const deltaNeutralAuxPrice = reader.optionalNumber();
+  let deltaNeutral: DeltaNeutralOrder | undefined;
+  if (deltaNeutralOrderType !== '') {
+    deltaNeutral = {
+      conId: reader.int(),
+      settlingFirm: reader.string(),
+      clearingAccount: reader.string(),
+      clearingIntent: reader.string(),
+      openClose: reader.string(),
+      shortSale: reader.bool(),
+      shortSaleSlot: reader.int(),
+      designatedLocation: reader.string(),
+    };
+  }
+  const continuousUpdate = reader.bool();
+  const referencePriceType = optionalInt(reader);
+  const trailStopPrice = reader.optionalNumber();
+  const trailingPercent = reader.optionalNumber();
+  const scaleInitLevelSize = optionalInt(reader);
+  const scaleSubsLevelSize = optionalInt(reader);
+  const scalePriceIncrementField = reader.string();
+  const scalePriceIncrement = scalePriceIncrementField === '' ? undefined : Number(scalePriceIncrementField);
+  let scaleAdjustments: ScaleAdjustments | undefined;
+  // The encoder adds these seven whenever scalePriceIncrement was defined, i.e. the field is non-empty.
+  if (scalePriceIncrementField !== '') {
+    scaleAdjustments = {
+      priceAdjustValue: reader.optionalNumber(),
+      priceAdjustInterval: optionalInt(reader),
+      profitOffset: reader.optionalNumber(),
+      autoReset: reader.bool(),
+      initPosition: optionalInt(reader),
+      initFillQty: optionalInt(reader),
+      randomPercent: reader.bool(),
+    };
+  }
+  const scaleTable = reader.string();
+  const activeStartTime = reader.string();
+  const activeStopTime = reader.string();
+  const hedgeType = reader.string();
+  const hedgeParam = hedgeType !== '' ? reader.string() : '';
+  const optOutSmartRouting = reader.bool();
+  const clearingAccount = reader.string();
+  const clearingIntent = reader.string();
+  const notHeld = reader.bool();
+  const deltaNeutralContract = reader.bool()
+    ? { conId: reader.int(), delta: reader.optionalNumber(), price: reader.optionalNumber() }
+    : undefined;
+  const algoStrategy = reader.string();
+  const algoParams = algoStrategy !== '' ? tagValues(reader, reader.int()) : [];
+  const algoId = reader.string();
+  const whatIf = reader.bool();
+  const orderMiscOptions = reader.string();
+  const solicited = reader.bool();
+  const randomizeSize = reader.bool();
+  const randomizePrice = reader.bool();
+  const pegToBenchmark: PegToBenchmark | undefined = isPegBench(orderType)
+    ? {
+        referenceContractId: reader.int(),
+        isPeggedChangeAmountDecrease: reader.bool(),
+        peggedChangeAmount: reader.optionalNumber(),
+        referenceChangeAmount: reader.optionalNumber(),
+        referenceExchangeId: reader.string(),
+      }
+    : undefined;
+  const conditionCount = reader.int();
+  const conditions: OrderCondition[] = [];
+  let conditionsIgnoreRth = false;
+  let conditionsCancelOrder = false;
+  if (conditionCount > 0) {
+    for (let i = 0; i < conditionCount; i++) {
+      const type = reader.int();
+      const conjunction = reader.string();
+      const fields: string[] = [];
+      for (let f = 0; f < (CONDITION_FIELD_COUNT[type] ?? 0); f++) fields.push(reader.string());
+      conditions.push({ type, conjunction, fields });
+    }
+    conditionsIgnoreRth = reader.bool();
+    conditionsCancelOrder = reader.bool();
+  }
+  const adjustedOrderType = reader.string();
+  const triggerPrice = reader.optionalNumber();
+  const lmtPriceOffset = reader.optionalNumber();
+  const adjustedStopPrice = reader.optionalNumber();
+  const adjustedStopLimitPrice = reader.optionalNumber();
+  const adjustedTrailingAmount = reader.optionalNumber();
+  const adjustableTrailingUnit = reader.int();
+  const extOperator = reader.string();
+  const softDollarTierName = reader.string();
+  const softDollarTierValue = reader.string();
+  const cashQty = reader.optionalNumber();
+  const mifid2DecisionMaker = reader.string();
+  const mifid2DecisionAlgo = reader.string();
+  const mifid2ExecutionTrader = reader.string();
+  const mifid2ExecutionAlgo = reader.string();
+  const dontUseAutoPriceForHedge = reader.bool();
+  const isOmsContainer = reader.bool();
+  const discretionaryUpToLimitPrice = reader.bool();
+  const usePriceMgmtAlgo = reader.bool();
+  const duration = optionalInt(reader);
+  const postToAts = optionalInt(reader);
+  const autoCancelParent = reader.bool();
+  const advancedErrorOverride = reader.string();
+  const manualOrderTime = reader.string();
+  const minTradeQty = contract.exchange.toUpperCase() === 'IBKRATS' ? optionalInt(reader) : undefined;
+  let minCompeteSize: number | undefined;
+  let competeAgainstBestOffset: number | undefined;
+  let competeUpToMid = false;
+  let midOffsetAtWhole: number | undefined;
+  let midOffsetAtHalf: number | undefined;
+  let sendsMidOffsets = isPegMid(orderType);
+  if (isPegBest(orderType)) {
+    minCompeteSize = optionalInt(reader);
+    const offset = reader.string();
+    competeUpToMid = offset === 'Infinity';
+    competeAgainstBestOffset = offset === '' || competeUpToMid ? undefined : Number(offset);
+    sendsMidOffsets = competeUpToMid;
+  }
+  if (sendsMidOffsets) {
+    midOffsetAtWhole = reader.optionalNumber();
+    midOffsetAtHalf = reader.optionalNumber();
+  }
+  const customerAccount = reader.string();
+  const professionalCustomer = reader.bool();
+  const includeOvernight = reader.bool();
+  const manualOrderIndicator = optionalInt(reader);
+
+  return {
+    orderId,
+    contract,
+    action: action.toUpperCase(),
+    totalQuantity,
+    orderType,
+    lmtPrice,
+    auxPrice,
+    tif,
+    ocaGroup,
+    account,
+    openClose,
+    origin,
+    orderRef,
+    transmit: transmitField !== '0',
+    transmitExplicitlyFalse: transmitField === '0',
+    parentId,
+    blockOrder,
+    sweepToFill,
+    displaySize,
+    triggerMethod,
+    outsideRth,
+    hidden,
+    orderComboLegPrices,
+    smartComboRoutingParams,
+    discretionaryAmt,
+    goodAfterTime,
+    goodTillDate,
+    faGroup,
+    faMethod,
+    faPercentage,
+    modelCode,
+    shortSaleSlot,
+    designatedLocation,
+    exemptCode,
+    ocaType,
+    rule80A,
+    settlingFirm,
+    allOrNone,
+    minQty,
+    percentOffset,
+    eTradeOnly,
+    firmQuoteOnly,
+    nbboPriceCap,
+    auctionStrategy,
+    startingPrice,
+    stockRefPrice,
+    delta,
+    stockRangeLower,
+    stockRangeUpper,
+    overridePercentageConstraints,
+    volatility,
+    volatilityType,
+    deltaNeutralOrderType,
+    deltaNeutralAuxPrice,
+    deltaNeutral,
+    continuousUpdate,
+    referencePriceType,
+    trailStopPrice,
+    trailingPercent,
+    scaleInitLevelSize,
+    scaleSubsLevelSize,
+    scalePriceIncrement,
+    scaleAdjustments,
+    scaleTable,
+    activeStartTime,
+    activeStopTime,
+    hedgeType,
+    hedgeParam,
+    optOutSmartRouting,
+    clearingAccount,
+    clearingIntent,
+    notHeld,
+    deltaNeutralContract,
+    algoStrategy,
+    algoParams,
+    algoId,
+    whatIf,
+    orderMiscOptions,
+    solicited,
+    randomizeSize,
+    randomizePrice,
+    pegToBenchmark,
+    conditions,
+    conditionsIgnoreRth,
+    conditionsCancelOrder,
+    adjustedOrderType,
+    triggerPrice,
+    lmtPriceOffset,
+    adjustedStopPrice,
+    adjustedStopLimitPrice,
+    adjustedTrailingAmount,
+    adjustableTrailingUnit,
+    extOperator,
+    softDollarTierName,
+    softDollarTierValue,
+    cashQty,
+    mifid2DecisionMaker,
+    mifid2DecisionAlgo,
+    mifid2ExecutionTrader,
+    mifid2ExecutionAlgo,
+    dontUseAutoPriceForHedge,
+    isOmsContainer,
+    discretionaryUpToLimitPrice,
+    usePriceMgmtAlgo,
+    duration,
+    postToAts,
+    autoCancelParent,
+    advancedErrorOverride,
+    manualOrderTime,
+    minTradeQty,
+    minCompeteSize,
+    competeAgainstBestOffset,
+    competeUpToMid,
+    midOffsetAtWhole,
+    midOffsetAtHalf,
+    customerAccount,
+    professionalCustomer,
+    includeOvernight,
+    manualOrderIndicator,
+  };
+}
