@@ -2,7 +2,7 @@ import { Broker } from './broker/broker';
 import { GatewayLogin, type GatewayState } from './control/gateway-login';
 import { formatTwsDateTime, SimulatorClock } from './control/simulator-clock';
 import { Market } from './market/market';
-import { registerMarketHandlers, type MarketHandlers } from './market/market-handlers';
+import { registerMarketHandlers, type MarketHandlerOptions, type MarketHandlers } from './market/market-handlers';
 import type { ClientSession } from './protocol/client-session';
 import type { WireValue } from './protocol/framing';
 import { Request } from './protocol/message-ids';
@@ -36,6 +36,8 @@ export interface SimulatorOptions {
   initialState?: GatewayState;
   /** A VNC server showing the gateway's status screen; off unless given. */
   vnc?: { port: number; host?: string; password?: string };
+  /** Timers and limits of the market data feed (tick interval, line limit, ...). */
+  marketData?: MarketHandlerOptions;
   log?: (line: string) => void;
 }
 
@@ -95,7 +97,7 @@ export class IbGatewaySimulator {
       log,
     };
     this.market = new Market({ seed: this.context.seed, clock: this.clock });
-    this.marketHandlers = registerMarketHandlers(this.context, this.market);
+    this.marketHandlers = registerMarketHandlers(this.context, this.market, options.marketData);
     this.broker = new Broker(this.context, this.market, { nextOrderId: options.nextOrderId ?? 1000 });
     this.broker.register();
     this.news = new NewsBulletins(this.server);

@@ -151,7 +151,7 @@ describe('the simulator Docker image, seen like the real IB Gateway image', () =
   beforeAll(async () => {
     await assertDockerAvailable();
     await removeTestContainers(LABEL);
-    await run('bash', ['docker/build-simulator-image.sh', '--skip-build', IMAGE], { timeoutMs: 280_000 });
+    await run('bash', ['docker/build-simulator-image.sh', IMAGE], { timeoutMs: 280_000 });
     [goodContainer, badContainer] = await Promise.all([
       gatewayContainer(rightSecret, {
         SIM_ACCOUNTS: 'DU7654321',

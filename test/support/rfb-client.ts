@@ -56,6 +56,8 @@ export interface RfbClientOptions {
   /** Sent as SetPixelFormat after ServerInit; 'server' keeps the server's own format. */
   pixelFormat?: RfbPixelFormat | 'server';
   encodings?: number[];
+  /** The security type to choose (3.7 and later), offered or not; default: what the password implies. */
+  securityType?: number;
   timeoutMs?: number;
   /** Sends every byte in a write of its own, a millisecond apart (tests of partial reads). */
   trickle?: boolean;
@@ -255,7 +257,8 @@ export class RfbClient {
       for (;;) {
         const type = (await this.reader.read(1)).readUInt8(0);
         if (type === 0) this.queueUpdate(await this.readFramebufferUpdate());
-        else if (type === 2) continue; // Bell
+        else if (type === 2)
+          continue; // Bell
         else if (type === 3) {
           const header = await this.reader.read(7);
           await this.reader.read(header.readUInt32BE(3));
@@ -299,25 +302,39 @@ export class RfbClient {
   private applyRaw(rect: RfbRect, data: Buffer): void {
     const format = this.pixelFormat;
     const bytesPerPixel = format.bitsPerPixel / 8;
-    const scale = (value: number, max: number): number => Math.round((value * 255) / max);
+    const red = channelTo8Bits(format.redMax);
+    const green = channelTo8Bits(format.greenMax);
+    const blue = channelTo8Bits(format.blueMax);
+    const { framebuffer, width } = this;
     let at = 0;
     for (let row = 0; row < rect.height; row++) {
-      for (let column = 0; column < rect.width; column++) {
+      let target = ((rect.y + row) * width + rect.x) * 4;
+      for (let column = 0; column < rect.width; column++, target += 4, at += bytesPerPixel) {
         let value: number;
         if (bytesPerPixel === 4) value = format.bigEndian ? data.readUInt32BE(at) : data.readUInt32LE(at);
-        else if (bytesPerPixel === 2) value = format.bigEndian ? data.readUInt16BE(at) : data.readUInt16LE(at);
+        else if (bytesPerPixel === 2)
+          value = format.bigEndian ? data.readUInt16BE(at) : data.readUInt16LE(at);
         else value = data.readUInt8(at);
-        at += bytesPerPixel;
-        const target = ((rect.y + row) * this.width + rect.x + column) * 4;
-        this.framebuffer[target] = scale((value >>> format.redShift) & format.redMax, format.redMax);
-        this.framebuffer[target + 1] = scale((value >>> format.greenShift) & format.greenMax, format.greenMax);
-        this.framebuffer[target + 2] = scale((value >>> format.blueShift) & format.blueMax, format.blueMax);
+        framebuffer[target] = red[(value >>> format.redShift) & format.redMax] ?? 0;
+        framebuffer[target + 1] = green[(value >>> format.greenShift) & format.greenMax] ?? 0;
+        framebuffer[target + 2] = blue[(value >>> format.blueShift) & format.blueMax] ?? 0;
       }
     }
   }
 }
 
-async function handshake(writer: ByteWriter, reader: SocketReader, options: RfbClientOptions): Promise<ServerInit> {
+/** Channel value (0..max) to 8 bits, for every possible value. */
+function channelTo8Bits(max: number): Uint8Array {
+  const table = new Uint8Array(max + 1);
+  for (let value = 0; value <= max; value++) table[value] = Math.round((value * 255) / max);
+  return table;
+}
+
+async function handshake(
+  writer: ByteWriter,
+  reader: SocketReader,
+  options: RfbClientOptions,
+): Promise<ServerInit> {
   const serverVersion = (await reader.read(12)).toString('latin1');
   if (!/^RFB \d{3}\.\d{3}\n$/.test(serverVersion)) throw new Error(`bad server version ${serverVersion}`);
   const minor = Number((options.version ?? '3.8').split('.')[1]);
@@ -331,8 +348,10 @@ async function handshake(writer: ByteWriter, reader: SocketReader, options: RfbC
     const count = (await reader.read(1)).readUInt8(0);
     if (count === 0) throw await refused(reader, undefined);
     const offered = [...(await reader.read(count))];
-    const wanted = options.password === undefined ? 1 : 2;
-    securityType = offered.includes(wanted) ? wanted : (offered[0] ?? 0);
+    securityType = options.securityType ?? (options.password === undefined ? 1 : 2);
+    if (options.securityType === undefined && !offered.includes(securityType)) {
+      throw new Error(`the server offers security types ${offered.join(', ')}, not ${securityType}`);
+    }
     writer.write(Buffer.from([securityType]));
   }
 
@@ -373,7 +392,9 @@ async function refused(
   securityResult: number | undefined,
   hasReason = true,
 ): Promise<RfbHandshakeError> {
-  const reason = hasReason ? (await reader.read((await reader.read(4)).readUInt32BE(0))).toString('utf8') : '';
+  const reason = hasReason
+    ? (await reader.read((await reader.read(4)).readUInt32BE(0))).toString('utf8')
+    : '';
   const serverClosed = await reader.endsWithin(2000);
   return new RfbHandshakeError(securityResult, reason, serverClosed);
 }

@@ -66,7 +66,9 @@ export class AccountFeeds {
     server.on(Request.CANCEL_POSITIONS, (session) => {
       this.feedsOf(session).positions = false;
     });
-    server.on(Request.REQ_ACCOUNT_SUMMARY, (session, request) => this.requestAccountSummary(session, request));
+    server.on(Request.REQ_ACCOUNT_SUMMARY, (session, request) =>
+      this.requestAccountSummary(session, request),
+    );
     server.on(Request.CANCEL_ACCOUNT_SUMMARY, (session, request) => {
       request.skip(1); // version
       this.feedsOf(session).summaries.delete(request.int());
@@ -181,7 +183,8 @@ export class AccountFeeds {
     const now = this.context.clock.now();
     for (const [session, feeds] of this.openFeeds()) {
       for (const [reqId, account] of feeds.pnl) session.send(pnlMessage(reqId, this.ledger.value(account)));
-      for (const [reqId, { account, conId }] of feeds.pnlSingle) this.sendPnlSingle(session, reqId, account, conId);
+      for (const [reqId, { account, conId }] of feeds.pnlSingle)
+        this.sendPnlSingle(session, reqId, account, conId);
       this.sendSummaryChanges(session, feeds);
       const updates = feeds.accountUpdates;
       if (updates && now - updates.lastFullRefresh >= ACCOUNT_UPDATE_INTERVAL_MS) {
@@ -211,7 +214,11 @@ export class AccountFeeds {
   }
 
   /** ACCT_VALUE rows (all of them, or the changed ones), portfolio lines on a full refresh, the time. */
-  private sendAccountUpdates(session: ClientSession, updates: AccountUpdatesSubscription, full: boolean): void {
+  private sendAccountUpdates(
+    session: ClientSession,
+    updates: AccountUpdatesSubscription,
+    full: boolean,
+  ): void {
     const values = this.ledger.value(updates.account);
     for (const row of accountUpdateRows(values)) {
       const key = rowKey(updates.account, row);
@@ -232,7 +239,13 @@ export class AccountFeeds {
   private feedsOf(session: ClientSession): SessionFeeds {
     let feeds = this.feeds.get(session);
     if (!feeds) {
-      feeds = { positions: false, summaries: new Map(), pnl: new Map(), pnlSingle: new Map(), accountUpdates: undefined };
+      feeds = {
+        positions: false,
+        summaries: new Map(),
+        pnl: new Map(),
+        pnlSingle: new Map(),
+        accountUpdates: undefined,
+      };
       this.feeds.set(session, feeds);
       session.onClose(() => this.feeds.delete(session));
     }

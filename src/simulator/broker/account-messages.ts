@@ -78,7 +78,9 @@ export function ledgerRows(values: AccountValues, currency: string): AccountRow[
   );
   const cash = isBase ? values.totalCash : (values.cash.get(currency) ?? 0);
   const securities = sum((value) => (value.position.instrument.secType === 'FUT' ? 0 : value.marketValue));
-  const exchangeRate = isBase ? 1 : (values.positions.find((v) => v.position.instrument.currency === currency)?.rate ?? 1);
+  const exchangeRate = isBase
+    ? 1
+    : (values.positions.find((v) => v.position.instrument.currency === currency)?.rate ?? 1);
   const rows: [string, number | string][] = [
     ['CashBalance', money(cash)],
     ['TotalCashBalance', money(cash)],

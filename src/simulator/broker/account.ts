@@ -124,7 +124,9 @@ export class Ledger {
   /** Open positions (non-zero), of one account or of all. */
   positions(account?: string): Position[] {
     const books = account === undefined ? [...this.books.values()] : [this.book(account)];
-    return books.flatMap((book) => [...book.positions.values()].filter((position) => position.quantity !== 0));
+    return books.flatMap((book) =>
+      [...book.positions.values()].filter((position) => position.quantity !== 0),
+    );
   }
 
   /** The position in a contract, also when it was closed today (quantity 0). */
@@ -251,7 +253,10 @@ export class Ledger {
       const secType = position.instrument.secType;
       if (secType === 'FUT') {
         futuresPnl +=
-          position.quantity * (value.markPrice - position.averagePrice) * position.instrument.multiplier * rate;
+          position.quantity *
+          (value.markPrice - position.averagePrice) *
+          position.instrument.multiplier *
+          rate;
       } else {
         securitiesValue += value.marketValue * rate;
         grossPositionValue += Math.abs(value.marketValue) * rate;
@@ -311,7 +316,8 @@ export class Ledger {
     const values = this.value(account);
     const current = values.positions.find((value) => value.position.instrument.conId === instrument.conId);
     const quantityAfter = (current?.position.quantity ?? 0) + signedQuantity;
-    const exposureAfter = Math.abs(quantityAfter * price * instrument.multiplier) * this.usdRate(instrument.currency);
+    const exposureAfter =
+      Math.abs(quantityAfter * price * instrument.multiplier) * this.usdRate(instrument.currency);
     const rates = MARGIN_RATES[instrument.secType][quantityAfter >= 0 ? 'long' : 'short'];
     return {
       initMargin: values.initMargin - (current?.initMargin ?? 0) + exposureAfter * rates[0],

@@ -27,14 +27,16 @@ export const BrokerMessage = {
   parentNotFound: (parentId: number) => `Can't find order with ID = ${parentId}`,
   noSecurityDefinition: 'No security definition has been found for the request',
   ambiguousContract: (symbol: string) => `The contract description specified for ${symbol} is ambiguous.`,
-  notTradable: (secType: string) => `Order rejected - reason:Orders cannot be placed on ${secType} contracts.`,
+  notTradable: (secType: string) =>
+    `Order rejected - reason:Orders cannot be placed on ${secType} contracts.`,
   orderCancelled: 'Order Canceled - reason:',
   invalidAccount: (account: string) => validation(`Invalid account code '${account}'.`),
   invalidAction: (action: string) => validation(`Invalid action '${action}'.`),
   negativeQuantity: validation('The order size must be positive.'),
   missingLimitPrice: validation('The limit price is missing.'),
   missingTrailingAmount: validation('A trailing amount or a trailing percent is required.'),
-  autoBindNeedsClientZero: 'Only API connections with clientId set to 0 can set the auto bind TWS orders property.',
+  autoBindNeedsClientZero:
+    'Only API connections with clientId set to 0 can set the auto bind TWS orders property.',
   unsupportedOrderType: 'Unsupported order type for this exchange and security type.',
   invalidStopPrice: 'Invalid stop price.',
   whatIfNeedsTransmit: 'What-if order should have the transmit flag set to true.',

@@ -55,7 +55,9 @@ export class OrderBook {
   /** IB-looking execution ids ("0000e0d5.65b1c2a0.01.01"), unique for the simulator's life. */
   allocateExecId(epochMs: number): string {
     this.execCounter++;
-    const time = Math.floor(epochMs / 1000).toString(16).padStart(8, '0');
+    const time = Math.floor(epochMs / 1000)
+      .toString(16)
+      .padStart(8, '0');
     return `${this.execPrefix}.${time}.${this.execCounter.toString(16).padStart(2, '0')}.01`;
   }
 

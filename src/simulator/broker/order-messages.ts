@@ -259,7 +259,8 @@ export function openOrderMessage(order: OrderIdentity, status: string, whatIf?: 
   }
   fields.push(t.conditions.length);
   if (t.conditions.length > 0) {
-    for (const condition of t.conditions) fields.push(condition.type, condition.conjunction, ...condition.fields);
+    for (const condition of t.conditions)
+      fields.push(condition.type, condition.conjunction, ...condition.fields);
     fields.push(t.conditionsIgnoreRth, t.conditionsCancelOrder);
   }
   fields.push(
@@ -311,7 +312,7 @@ export function orderStatusMessage(
     order.ticket.orderId,
     status,
     wireNumber(filled),
-    wireNumber(status === 'Cancelled' ? 0 : Math.max(0, total - filled)),
+    wireNumber(Math.max(0, total - filled)),
     wireNumber(avgFillPrice),
     order.permId,
     order.ticket.parentId,

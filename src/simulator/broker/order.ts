@@ -4,7 +4,14 @@ import type { OrderIdentity, OrderStatus } from './order-messages';
 import type { OrderTicket } from './order-parser';
 
 /** Order types the simulated broker works; anything else is refused with 387. */
-export const SUPPORTED_ORDER_TYPES: readonly string[] = ['MKT', 'LMT', 'STP', 'STP LMT', 'TRAIL', 'TRAIL LIMIT'];
+export const SUPPORTED_ORDER_TYPES: readonly string[] = [
+  'MKT',
+  'LMT',
+  'STP',
+  'STP LMT',
+  'TRAIL',
+  'TRAIL LIMIT',
+];
 
 const STOP_TYPES: readonly string[] = ['STP', 'STP LMT', 'TRAIL', 'TRAIL LIMIT'];
 const TRAILING_TYPES: readonly string[] = ['TRAIL', 'TRAIL LIMIT'];
@@ -75,7 +82,8 @@ export class Order implements OrderIdentity {
       ticket.auxPrice !== this.ticket.auxPrice ||
       ticket.trailingPercent !== this.ticket.trailingPercent ||
       ticket.trailStopPrice !== this.ticket.trailStopPrice;
-    const stopChanged = ticket.orderType !== this.ticket.orderType || ticket.auxPrice !== this.ticket.auxPrice;
+    const stopChanged =
+      ticket.orderType !== this.ticket.orderType || ticket.auxPrice !== this.ticket.auxPrice;
     this.ticket = ticket;
     if (!ticket.transmit) this.held = true;
     if (trailingChanged) this.trailStop = ticket.trailStopPrice;

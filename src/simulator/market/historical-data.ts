@@ -84,6 +84,8 @@ export class HistoricalDataService {
   private readonly barUpdateIntervalMs: number;
   private violations = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** After IB's 1101 ("data lost") clients must resubscribe: keepUpToDate requests end too. */
+  private readonly onSubscriptionsLost = (): void => this.live.clear();
 
   constructor(
     private readonly context: SimulatorContext,
@@ -100,6 +102,7 @@ export class HistoricalDataService {
       request.skip(1); // version
       this.live.get(session)?.delete(request.int());
     });
+    this.context.faults.on('subscriptions-lost', this.onSubscriptionsLost);
     this.timer = setInterval(() => this.sendUpdates(), this.barUpdateIntervalMs);
     this.timer.unref();
   }
@@ -111,6 +114,7 @@ export class HistoricalDataService {
   dispose(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.context.faults.off('subscriptions-lost', this.onSubscriptionsLost);
     this.live.clear();
   }
 
@@ -170,8 +174,9 @@ export class HistoricalDataService {
     }
     const whatToShow = parseWhatToShow(raw.whatToShow);
     if (!whatToShow) throw invalid(MarketText.invalidWhatToShow(raw.whatToShow));
-    if (raw.formatDate !== '1' && raw.formatDate !== '2')
+    if (raw.formatDate !== '1' && raw.formatDate !== '2') {
       throw invalid(MarketText.invalidFormatDate(raw.formatDate));
+    }
     const endMs = raw.keepUpToDate
       ? this.context.clock.now()
       : parseEndDateTime(raw.endDateTime, this.context.clock.now());
@@ -182,7 +187,7 @@ export class HistoricalDataService {
     if (seconds / barSeconds > MAX_BARS) throw hmds(MarketText.timeLengthExceedsMax);
     if (instrument.entitlement === 'none') {
       throw hmds(
-        `No market data permissions for ${instrument.primaryExchange || instrument.exchange} ${instrument.secType}`,
+        MarketText.noPermissions(instrument.primaryExchange || instrument.exchange, instrument.secType),
       );
     }
     const request: BarRequest = {
@@ -197,8 +202,9 @@ export class HistoricalDataService {
       keepUpToDate: raw.keepUpToDate,
     };
     // IDEALPRO prints no trades, so FX has no TRADES bars.
-    if (instrument.secType === 'CASH' && whatToShow === 'TRADES')
+    if (instrument.secType === 'CASH' && whatToShow === 'TRADES') {
       throw hmds(MarketText.noHistoricalData(describe(request)));
+    }
     return request;
   }
 
@@ -267,18 +273,17 @@ export class HistoricalDataService {
     const conId = instrument.conId;
     const options = { regularHoursOnly: request.regularHoursOnly };
     const zone = instrument.timeZoneId;
+    // A window opening in the middle of a session starts on the next whole bar (or, for days, the next day).
+    const midSession = request.regularHoursOnly
+      ? this.market.isRegularHours(conId, startMs - 1) && this.market.isRegularHours(conId, startMs)
+      : this.market.isTrading(conId, startMs - 1) && this.market.isTrading(conId, startMs);
     if (barSize.unit === 'intraday') {
-      // Whole bars only: the window starts on the next bar boundary of the exchange's clock.
       const wall = toWall(zone, startMs);
-      const aligned = fromWall(zone, Math.ceil(wall / barSize.ms) * barSize.ms);
+      const aligned = midSession ? fromWall(zone, Math.ceil(wall / barSize.ms) * barSize.ms) : startMs;
       return this.market.bars(conId, aligned, endMs, barSize.ms, options);
     }
     const daily = this.market.bars(conId, startMs, endMs, barSize.unit === 'week' ? WEEK : DAY, options);
-    // A window opening in the middle of a session would make a partial first day: IB's days are whole.
-    const inSession = request.regularHoursOnly
-      ? this.market.isRegularHours(conId, startMs - 1) && this.market.isRegularHours(conId, startMs)
-      : this.market.isTrading(conId, startMs - 1) && this.market.isTrading(conId, startMs);
-    const whole = inSession && barSize.unit === 'day' ? daily.slice(1) : daily;
+    const whole = midSession && barSize.unit === 'day' ? daily.slice(1) : daily;
     return barSize.unit === 'month' ? monthlyBars(whole) : whole;
   }
 

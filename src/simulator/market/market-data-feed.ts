@@ -295,16 +295,14 @@ export class MarketDataFeed {
     for (const tick of this.ticks(stream, quotes)) {
       switch (tick.kind) {
         case 'price': {
+          // TWS follows a price that carries a size with the size itself (the client drops BID_SIZE 0 otherwise).
           const price = String(tick.price);
+          const sizeChanged = tick.sizeType !== undefined && sent.get(tick.sizeType) !== String(tick.size);
           if (sent.get(tick.type) !== price) {
             messages.push(tickPriceMessage(tickerId, tick.type, tick.price, tick.size ?? 0));
             sent.set(tick.type, price);
-            if (tick.sizeType !== undefined) sent.set(tick.sizeType, String(tick.size));
-          } else if (
-            tick.sizeType !== undefined &&
-            tick.size !== undefined &&
-            sent.get(tick.sizeType) !== String(tick.size)
-          ) {
+          }
+          if (sizeChanged && tick.sizeType !== undefined && tick.size !== undefined) {
             messages.push(tickSizeMessage(tickerId, tick.sizeType, tick.size));
             sent.set(tick.sizeType, String(tick.size));
           }
@@ -342,7 +340,7 @@ export class MarketDataFeed {
     const ids = stream.delayed ? DELAYED_TICKS : REALTIME_TICKS;
     const atMs = this.dataTime(stream);
     const quote = this.quoteOf(instrument.conId, atMs, stream.delayed, quotes);
-    const hasBook = quote.bid > 0 && quote.ask > 0;
+    const hasBook = quote.bid >= 0 && quote.ask > 0;
     // FX has no trades on IDEALPRO and an index has no book: IB sends neither.
     const hasTrades = instrument.secType !== 'CASH';
     const hasVolume = hasTrades && instrument.secType !== 'IND';

@@ -76,6 +76,8 @@ export const MarketText = {
   notSubscribedDelayedAvailable: (symbol: string, exchange: string) =>
     `Requested market data is not subscribed.Delayed market data is available.${symbol} ${exchange}/TOP/ALL`,
   delayedDataDisplayed: 'Requested market data is not subscribed. Displaying delayed market data.',
+  noPermissions: (exchange: string, secType: string) =>
+    `${HMDS}No market data permissions for ${exchange} ${secType}`,
   pacingViolation: `${HMDS}Historical data request pacing violation`,
   noHistoricalData: (description: string) => `${HMDS}No historical market data for ${description}`,
   queryReturnedNoData: (description: string) => `${HMDS}HMDS query returned no data: ${description}`,

@@ -1,13 +1,39 @@
-// STUB: replaced by the market implementation.
 import type { SimulatorContext } from '../simulator-context';
+import { registerContractHandlers } from './contract-handlers';
+import { HistoricalDataService, type HistoricalDataOptions } from './historical-data';
 import type { Market } from './market';
+import { MarketDataFeed, type MarketDataFeedOptions } from './market-data-feed';
+import { registerScannerHandlers } from './scanner';
 
 export interface MarketHandlers {
+  /** Live market data streams over all clients. */
   activeSubscriptions(): number;
+  /** Historical data requests refused for pacing (162). */
   pacingViolations(): number;
   dispose(): void;
 }
 
-export function registerMarketHandlers(_context: SimulatorContext, _market: Market): MarketHandlers {
-  return { activeSubscriptions: () => 0, pacingViolations: () => 0, dispose: () => undefined };
+export type MarketHandlerOptions = MarketDataFeedOptions & HistoricalDataOptions;
+
+/** Everything the simulator answers about instruments: contracts, scanner, quotes and bars. */
+export function registerMarketHandlers(
+  context: SimulatorContext,
+  market: Market,
+  options: MarketHandlerOptions = {},
+): MarketHandlers {
+  registerContractHandlers(context, market);
+  const scanner = registerScannerHandlers(context, market);
+  const feed = new MarketDataFeed(context, market, options);
+  feed.register();
+  const historical = new HistoricalDataService(context, market, options);
+  historical.register();
+  return {
+    activeSubscriptions: () => feed.activeSubscriptions(),
+    pacingViolations: () => historical.pacingViolations(),
+    dispose: () => {
+      scanner.dispose();
+      feed.dispose();
+      historical.dispose();
+    },
+  };
 }

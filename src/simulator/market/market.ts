@@ -61,7 +61,8 @@ export class Market {
   private readonly fixedListings: Listing[];
   /** Every listing ever created, including options that have since dropped out of the chain. */
   private readonly byConId = new Map<number, Listing>();
-  private derivatives: { day: number; listings: Listing[] } | undefined;
+  /** What is listed on the clock's current New York date. */
+  private current: { day: number; listings: readonly Listing[] } | undefined;
   private readonly entitlementBySymbol = new Map<string, Entitlement>();
   private readonly entitlementByConId = new Map<number, Entitlement>();
   private readonly extremes = new Map<number, SessionExtremes>();
@@ -163,7 +164,7 @@ export class Market {
 
   quote(conId: number, atMs = this.clock.now()): Quote {
     const listing = this.listing(conId);
-    const { instrument, calendar } = listing;
+    const { calendar } = listing;
     const marketOpen = calendar.isTrading(atMs);
     const lastTime = this.lastTradeTime(listing, atMs);
     const last = this.tradePrice(listing, lastTime);
@@ -243,25 +244,24 @@ export class Market {
   }
 
   /** Fixed instruments plus today's futures and option chains. */
-  private listed(): Listing[] {
+  private listed(): readonly Listing[] {
     const day = easternDay(this.clock.now());
-    if (this.derivatives?.day !== day) {
+    if (this.current?.day !== day) {
       const dayStart = fromWall('US/Eastern', day);
-      const listings = esFutures(this.seed, day);
+      const derivatives = esFutures(this.seed, day);
       OPTION_CHAINS.forEach((spec, index) => {
         const underlying = this.byConId.get(spec.underlyingConId);
         if (!underlying) return;
+        // Strikes centre on the underlying's price at midnight, so the chain stays put all day.
         const center = this.midPrice(underlying, dayStart);
-        listings.push(...optionChain(this.seed, index, spec, day, center));
+        derivatives.push(...optionChain(this.seed, index, spec, day, center));
       });
-      for (const listing of listings) {
-        const known = this.byConId.get(listing.instrument.conId);
-        if (known) listings[listings.indexOf(listing)] = known;
-        else this.register(listing);
-      }
-      this.derivatives = { day, listings };
+      // Contracts still listed from an earlier day keep their listing (and entitlement).
+      const listings = derivatives.map((listing) => this.byConId.get(listing.instrument.conId) ?? listing);
+      for (const listing of listings) if (!this.byConId.has(listing.instrument.conId)) this.register(listing);
+      this.current = { day, listings: [...this.fixedListings, ...listings] };
     }
-    return [...this.fixedListings, ...this.derivatives.listings];
+    return this.current.listings;
   }
 
   private register(listing: Listing): void {
@@ -388,7 +388,7 @@ export class Market {
     if (!first || !lastPart) throw new Error('empty bar');
     const tick = listing.instrument.minTick;
     const open = this.tradePrice(listing, first.start);
-    const close = this.tradePrice(listing, this.lastTradeTime(listing, lastPart.end - 1));
+    const close = this.tradePrice(listing, this.lastTradeTime(listing, lastPart.end));
     let high = max(open, close);
     let low = min(open, close);
     let sum = open + close;

@@ -2,7 +2,6 @@
 declare module 'des.js' {
   interface BlockCipher {
     update(data: ArrayLike<number>): number[];
-    final(): number[];
   }
   export const DES: {
     create(options: { type: 'encrypt' | 'decrypt'; key: ArrayLike<number> }): BlockCipher;

@@ -78,7 +78,13 @@ function channelTable(max: number, shift: number): Uint32Array {
 }
 
 /** The pixels of `rect` (inside the frame) in the client's format, as RFB Raw encoding lays them out. */
-export function encodeRaw(frame: Frame, rect: Rect, format: PixelFormat, out: Buffer, offset: number): number {
+export function encodeRaw(
+  frame: Frame,
+  rect: Rect,
+  format: PixelFormat,
+  out: Buffer,
+  offset: number,
+): number {
   const red = channelTable(format.redMax, format.redShift);
   const green = channelTable(format.greenMax, format.greenShift);
   const blue = channelTable(format.blueMax, format.blueShift);
@@ -90,7 +96,9 @@ export function encodeRaw(frame: Frame, rect: Rect, format: PixelFormat, out: Bu
     let source = (row * frame.width + rect.x) * BYTES_PER_FRAME_PIXEL;
     for (let column = 0; column < rect.width; column++, source += BYTES_PER_FRAME_PIXEL) {
       const value =
-        ((red[pixels[source] ?? 0] ?? 0) | (green[pixels[source + 1] ?? 0] ?? 0) | (blue[pixels[source + 2] ?? 0] ?? 0)) &
+        ((red[pixels[source] ?? 0] ?? 0) |
+          (green[pixels[source + 1] ?? 0] ?? 0) |
+          (blue[pixels[source + 2] ?? 0] ?? 0)) &
         mask;
       if (bytesPerPixel === 4) {
         if (format.bigEndian) out.writeUInt32BE(value >>> 0, at);

@@ -40,6 +40,10 @@ const ClientMessage = {
 } as const;
 
 const ServerMessage = { FRAMEBUFFER_UPDATE: 0 } as const;
+/** A client that has not finished the handshake by then is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+/** How long a refused client gets to read the reason before the connection is cut. */
+const REFUSAL_LINGER_MS = 1000;
 const RAW_ENCODING = 0;
 
 type Phase = 'version' | 'security-type' | 'vnc-auth' | 'client-init' | 'ready' | 'closed';
@@ -77,6 +81,7 @@ export class RfbSession {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => this.options.log(`VNC client ${this.peer}: ${error.message}`));
     socket.on('close', () => this.closed());
+    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => this.fail('handshake timed out'));
     socket.write(SERVER_VERSION);
   }
 
@@ -116,11 +121,15 @@ export class RfbSession {
     }
     switch (this.phase) {
       case 'version':
-        return this.input.length >= VERSION_LENGTH && this.onVersion(this.take(VERSION_LENGTH).toString('latin1'));
+        return (
+          this.input.length >= VERSION_LENGTH && this.onVersion(this.take(VERSION_LENGTH).toString('latin1'))
+        );
       case 'security-type':
         return this.input.length >= 1 && this.onSecurityType(this.take(1).readUInt8(0));
       case 'vnc-auth':
-        return this.input.length >= VNC_CHALLENGE_LENGTH && this.onAuthResponse(this.take(VNC_CHALLENGE_LENGTH));
+        return (
+          this.input.length >= VNC_CHALLENGE_LENGTH && this.onAuthResponse(this.take(VNC_CHALLENGE_LENGTH))
+        );
       case 'client-init':
         // The shared flag does not matter: every client sees the same status screen.
         return this.skip(1) && this.sendServerInit();
@@ -188,7 +197,11 @@ export class RfbSession {
 
   private onAuthResponse(response: Buffer): boolean {
     const { password } = this.options;
-    if (password === undefined || !this.challenge || !isValidVncAuthResponse(password, this.challenge, response)) {
+    if (
+      password === undefined ||
+      !this.challenge ||
+      !isValidVncAuthResponse(password, this.challenge, response)
+    ) {
       return this.rejectSecurity('Authentication failed');
     }
     this.write(u32(SecurityResult.OK));
@@ -202,7 +215,9 @@ export class RfbSession {
     if (this.minorVersion >= 8) parts.push(u32(Buffer.byteLength(reason)), Buffer.from(reason));
     this.options.log(`VNC client ${this.peer}: ${reason}`);
     this.phase = 'closed';
-    this.options.socket.end(Buffer.concat(parts));
+    const { socket } = this.options;
+    socket.end(Buffer.concat(parts));
+    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
     return false;
   }
 
@@ -214,6 +229,8 @@ export class RfbSession {
     header.writeUInt16BE(screen.height, 2);
     this.write(Buffer.concat([header, writePixelFormat(SERVER_PIXEL_FORMAT), u32(name.length), name]));
     this.phase = 'ready';
+    // A viewer may sit idle for hours; only the handshake has a deadline.
+    this.options.socket.setTimeout(0);
     return true;
   }
 

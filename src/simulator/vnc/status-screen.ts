@@ -63,7 +63,13 @@ export function renderStatusScreen(
 
   const stateLine = lines.find((line) => line.startsWith('STATE:'));
   const stateAccent = stateLine === undefined ? undefined : accentOf(stateLine.slice('STATE:'.length));
-  canvas.fillRect(0, HEADER_HEIGHT, width, STRIPE_HEIGHT, stateAccent ? SCREEN_COLOURS[stateAccent] : SCREEN_COLOURS.label);
+  canvas.fillRect(
+    0,
+    HEADER_HEIGHT,
+    width,
+    STRIPE_HEIGHT,
+    stateAccent ? SCREEN_COLOURS[stateAccent] : SCREEN_COLOURS.label,
+  );
 
   let top = HEADER_HEIGHT + STRIPE_HEIGHT + MARGIN;
   for (const line of lines) {
@@ -72,8 +78,15 @@ export function renderStatusScreen(
     if (labelled) {
       const accent = accentOf(labelled.value);
       const x = canvas.drawText(labelled.label, TEXT_INDENT, top, TEXT_SCALE, SCREEN_COLOURS.label);
-      canvas.drawText(labelled.value, x, top, TEXT_SCALE, accent ? SCREEN_COLOURS[accent] : SCREEN_COLOURS.text);
-      if (accent) canvas.fillRect(MARGIN, top - 4, MARKER_WIDTH, GLYPH_HEIGHT * TEXT_SCALE + 2, SCREEN_COLOURS[accent]);
+      canvas.drawText(
+        labelled.value,
+        x,
+        top,
+        TEXT_SCALE,
+        accent ? SCREEN_COLOURS[accent] : SCREEN_COLOURS.text,
+      );
+      if (accent)
+        canvas.fillRect(MARGIN, top - 4, MARKER_WIDTH, GLYPH_HEIGHT * TEXT_SCALE + 2, SCREEN_COLOURS[accent]);
     } else {
       canvas.drawText(line, TEXT_INDENT, top, TEXT_SCALE, SCREEN_COLOURS.text);
     }

@@ -29,7 +29,8 @@ export function vncAuthResponse(password: string, challenge: Buffer): Buffer {
   if (challenge.length % 8 !== 0) throw new Error('a VNC challenge is a whole number of DES blocks');
   // Node 20's OpenSSL 3 no longer offers single DES, hence des.js.
   const cipher = DES.create({ type: 'encrypt', key: vncDesKey(password) });
-  return Buffer.from([...cipher.update(challenge), ...cipher.final()]);
+  // Whole blocks only, so update() is the complete answer (final() would append a padding block).
+  return Buffer.from(cipher.update(challenge));
 }
 
 export function isValidVncAuthResponse(password: string, challenge: Buffer, response: Buffer): boolean {
