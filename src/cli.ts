@@ -34,7 +34,9 @@ export function buildProgram(): Command {
     .description(
       'Run the IB Gateway simulator alone: a TWS API server (server version 193) with a simulated market and broker.',
     )
-    .addOption(new Option('--port <port>', 'TWS API port').default(4002).argParser(port).env('SIMULATOR_PORT'))
+    .addOption(
+      new Option('--port <port>', 'TWS API port').default(4002).argParser(port).env('SIMULATOR_PORT'),
+    )
     .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1').env('SIMULATOR_HOST'))
     .addOption(
       new Option('--control-port <port>', 'fault-injection HTTP API port (GET /state)')
@@ -49,10 +51,15 @@ export function buildProgram(): Command {
         .env('SIMULATOR_VNC_PORT'),
     )
     .addOption(
-      new Option('--vnc-password-file <path>', 'file holding the VNC password').env('SIMULATOR_VNC_PASSWORD_FILE'),
+      new Option('--vnc-password-file <path>', 'file holding the VNC password').env(
+        'SIMULATOR_VNC_PASSWORD_FILE',
+      ),
     )
     .addOption(
-      new Option('--seed <n>', 'seed of the simulated market').default(42).argParser(integer).env('SIMULATOR_SEED'),
+      new Option('--seed <n>', 'seed of the simulated market')
+        .default(42)
+        .argParser(integer)
+        .env('SIMULATOR_SEED'),
     )
     .addOption(
       new Option('--accounts <list>', 'comma-separated managed accounts')

@@ -47,10 +47,14 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<Runnin
       ? undefined
       : await startControlServer(simulator, { host: options.host, port: options.controlPort });
   console.log(`IB Gateway simulator listening on ${options.host}:${port} (TWS API, server version 193)`);
-  console.log(`  accounts: ${options.accounts.join(', ')}   seed: ${options.seed}   state: ${simulator.login.state}`);
+  console.log(
+    `  accounts: ${options.accounts.join(', ')}   seed: ${options.seed}   state: ${simulator.login.state}`,
+  );
   if (control) console.log(`  control API: http://${options.host}:${control.port}/state`);
   if (simulator.vncPort !== undefined) {
-    console.log(`  VNC status screen: ${options.host}:${simulator.vncPort}${vncPassword ? ' (password)' : ''}`);
+    console.log(
+      `  VNC status screen: ${options.host}:${simulator.vncPort}${vncPassword ? ' (password)' : ''}`,
+    );
   }
   return {
     simulator,

@@ -2,7 +2,11 @@ import { Broker } from './broker/broker';
 import { GatewayLogin, type GatewayState } from './control/gateway-login';
 import { formatTwsDateTime, SimulatorClock } from './control/simulator-clock';
 import { Market } from './market/market';
-import { registerMarketHandlers, type MarketHandlerOptions, type MarketHandlers } from './market/market-handlers';
+import {
+  registerMarketHandlers,
+  type MarketHandlerOptions,
+  type MarketHandlers,
+} from './market/market-handlers';
 import type { ClientSession } from './protocol/client-session';
 import type { WireValue } from './protocol/framing';
 import { Request } from './protocol/message-ids';
@@ -173,14 +177,18 @@ export class IbGatewaySimulator {
   /** The market data farm goes down (2103): ticks stop until {@link restoreMarketFarm}. */
   marketFarmOutage(): void {
     this.faults.marketFarmDown = true;
-    this.server.broadcast(errorMessage(NO_REQUEST_ID, Code.MARKET_FARM_BROKEN, SystemMessage.marketFarmBroken(FARMS.market)));
+    this.server.broadcast(
+      errorMessage(NO_REQUEST_ID, Code.MARKET_FARM_BROKEN, SystemMessage.marketFarmBroken(FARMS.market)),
+    );
     this.faults.emit('market-data-changed');
     this.vnc?.refresh();
   }
 
   restoreMarketFarm(): void {
     this.faults.marketFarmDown = false;
-    this.server.broadcast(errorMessage(NO_REQUEST_ID, Code.MARKET_FARM_OK, SystemMessage.marketFarmOk(FARMS.market)));
+    this.server.broadcast(
+      errorMessage(NO_REQUEST_ID, Code.MARKET_FARM_OK, SystemMessage.marketFarmOk(FARMS.market)),
+    );
     this.faults.emit('market-data-changed');
     this.vnc?.refresh();
   }
@@ -188,7 +196,9 @@ export class IbGatewaySimulator {
   /** IB's servers are unreachable from the gateway (1100). */
   connectivityLost(): void {
     this.faults.marketFarmDown = true;
-    this.server.broadcast(errorMessage(NO_REQUEST_ID, Code.CONNECTIVITY_LOST, SystemMessage.connectivityLost));
+    this.server.broadcast(
+      errorMessage(NO_REQUEST_ID, Code.CONNECTIVITY_LOST, SystemMessage.connectivityLost),
+    );
     this.faults.emit('market-data-changed');
   }
 
@@ -206,7 +216,11 @@ export class IbGatewaySimulator {
     } else {
       this.faults.emit('subscriptions-lost');
       this.server.broadcast(
-        errorMessage(NO_REQUEST_ID, Code.CONNECTIVITY_RESTORED_DATA_LOST, SystemMessage.connectivityRestoredDataLost),
+        errorMessage(
+          NO_REQUEST_ID,
+          Code.CONNECTIVITY_RESTORED_DATA_LOST,
+          SystemMessage.connectivityRestoredDataLost,
+        ),
       );
     }
     this.faults.emit('market-data-changed');
@@ -266,7 +280,9 @@ export class IbGatewaySimulator {
       errorMessage(
         NO_REQUEST_ID,
         this.faults.marketFarmDown ? Code.MARKET_FARM_BROKEN : Code.MARKET_FARM_OK,
-        this.faults.marketFarmDown ? SystemMessage.marketFarmBroken(FARMS.market) : SystemMessage.marketFarmOk(FARMS.market),
+        this.faults.marketFarmDown
+          ? SystemMessage.marketFarmBroken(FARMS.market)
+          : SystemMessage.marketFarmOk(FARMS.market),
       ),
       errorMessage(NO_REQUEST_ID, Code.HMDS_FARM_OK, SystemMessage.hmdsFarmOk(FARMS.hmds)),
       errorMessage(NO_REQUEST_ID, Code.SEC_DEF_FARM_OK, SystemMessage.secDefFarmOk(FARMS.secDef)),

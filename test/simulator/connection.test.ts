@@ -1,6 +1,6 @@
-import { ConnectionState, IBApi, EventName } from '@stoqey/ib';
+import { IBApi, EventName } from '@stoqey/ib';
 import { IbGatewaySimulator } from '../../src/simulator/simulator';
-import { connectClient, decodeErrors, disconnectAllClients, waitForState } from '../support/ib-client';
+import { connectClient, decodeErrors, disconnectAllClients } from '../support/ib-client';
 import { recordWire } from '../support/wire-recorder';
 
 describe('simulator connection protocol', () => {

@@ -65,7 +65,10 @@ describe('simulator control surface, observed from the client', () => {
   });
 
   it('reports its state over HTTP and rejects bad control requests with 400', async () => {
-    const state = (await (await fetch(`http://127.0.0.1:${control.port}/state`)).json()) as Record<string, unknown>;
+    const state = (await (await fetch(`http://127.0.0.1:${control.port}/state`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(state.gatewayState).toBe('logged-in');
     expect(state.listening).toBe(true);
     const bad = await fetch(`http://127.0.0.1:${control.port}/login`, {
@@ -105,7 +108,11 @@ describe('simulator control surface, observed from the client', () => {
     const states = ib.connectionState.pipe(take(3), toArray(), timeout(5000));
     const seen = firstValueFrom(states);
     await post('/connections/drop');
-    expect(await seen).toEqual([ConnectionState.Connected, ConnectionState.Disconnected, ConnectionState.Connecting]);
+    expect(await seen).toEqual([
+      ConnectionState.Connected,
+      ConnectionState.Disconnected,
+      ConnectionState.Connecting,
+    ]);
     await waitForState(ib, ConnectionState.Connected);
     await expect(ib.getCurrentTime()).resolves.toBeGreaterThan(0);
   });

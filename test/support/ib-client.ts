@@ -1,4 +1,4 @@
-import { ConnectionState, IBApiNext, type IBApiNextError } from '@stoqey/ib';
+import { ConnectionState, ErrorCode, IBApiNext, type IBApiNextError } from '@stoqey/ib';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 
 export interface TestClient {
@@ -60,5 +60,5 @@ export function disconnectAllClients(): void {
 
 /** Codes of decode errors: a test that sees one has found a wire-format bug. */
 export function decodeErrors(errors: readonly IBApiNextError[]): IBApiNextError[] {
-  return errors.filter((error) => error.code === 505);
+  return errors.filter((error) => error.code === ErrorCode.UNKNOWN_ID);
 }

@@ -41,7 +41,8 @@ const ROUTES: Record<string, Route> = {
   'POST /farm/outage': (simulator) => simulator.marketFarmOutage(),
   'POST /farm/restore': (simulator) => simulator.restoreMarketFarm(),
   'POST /connectivity/lost': (simulator) => simulator.connectivityLost(),
-  'POST /connectivity/restored': (simulator, body) => simulator.connectivityRestored(body.dataMaintained !== false),
+  'POST /connectivity/restored': (simulator, body) =>
+    simulator.connectivityRestored(body.dataMaintained !== false),
   'POST /clock': (simulator, body) => {
     const time = Date.parse(stringField(body, 'time'));
     if (Number.isNaN(time)) throw new BadRequest('"time" must be an ISO 8601 date-time');
@@ -99,11 +100,14 @@ export async function startControlServer(
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const route = ROUTES[`${request.method ?? 'GET'} ${path}`];
     if (!route) {
-      reply(response, 404, { error: `No control route ${request.method ?? ''} ${path}`, routes: Object.keys(ROUTES) });
+      reply(response, 404, {
+        error: `No control route ${request.method ?? ''} ${path}`,
+        routes: Object.keys(ROUTES),
+      });
       return;
     }
     readJson(request)
-      .then(async (body) => route(simulator, body))
+      .then((body) => route(simulator, body))
       .then((result) => reply(response, 200, result))
       .catch((error: unknown) => {
         const status = error instanceof BadRequest ? 400 : 500;

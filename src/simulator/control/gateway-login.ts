@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events';
 
 /** What the (simulated) gateway is doing, as its login dialog and IBC would tell it. */
-export const GATEWAY_STATES = ['starting', 'logging-in', 'awaiting-2fa', 'login-failed', 'logged-in'] as const;
+export const GATEWAY_STATES = [
+  'starting',
+  'logging-in',
+  'awaiting-2fa',
+  'login-failed',
+  'logged-in',
+] as const;
 export type GatewayState = (typeof GATEWAY_STATES)[number];
 
 export interface GatewayLoginEvents {

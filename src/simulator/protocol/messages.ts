@@ -5,7 +5,12 @@ import type { WireValue } from './framing';
 export const NO_REQUEST_ID = -1;
 
 /** ERR_MSG at v193: version 2, id, code, text, and the mandatory advancedOrderRejectJson field. */
-export function errorMessage(id: number, code: number, text: string, advancedOrderRejectJson = ''): WireValue[] {
+export function errorMessage(
+  id: number,
+  code: number,
+  text: string,
+  advancedOrderRejectJson = '',
+): WireValue[] {
   return [Reply.ERR_MSG, 2, id, code, text, advancedOrderRejectJson];
 }
 
@@ -27,7 +32,8 @@ export const SystemMessage = {
     `Max rate of messages per second has been exceeded:max=${max} rec=${received} (1)`,
   clientIdInUse: 'Unable to connect as the client id is already in use. Retry with a unique client id.',
   connectivityLost: 'Connectivity between IB and Trader Workstation has been lost.',
-  connectivityRestoredDataLost: 'Connectivity between IB and Trader Workstation has been restored - data lost.',
+  connectivityRestoredDataLost:
+    'Connectivity between IB and Trader Workstation has been restored - data lost.',
   connectivityRestoredDataMaintained:
     'Connectivity between IB and Trader Workstation has been restored - data maintained.',
   marketFarmBroken: (farm: string) => `Market data farm connection is broken:${farm}`,

@@ -1,6 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { WireValue } from './framing';
-import { TwsClientSession, type ClientSession, type RequestHandler, type SessionHooks } from './client-session';
+import {
+  TwsClientSession,
+  type ClientSession,
+  type RequestHandler,
+  type SessionHooks,
+} from './client-session';
 
 export interface TwsServerOptions {
   host: string;
