@@ -1,0 +1,79 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { MCP_STRATEGY, McpStrategy, StreamableHttpTransport } from '@rekog/mcp-nest';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import { ApiExceptionFilter } from './common/api-exception.filter';
+import { MetricsController, MetricsRegistry, OperationMetricsInterceptor } from './common/metrics';
+import { redactingLoggerOptions } from './common/redacting-logger';
+import type { AppConfig } from './config/config.schema';
+import { ConnectionModule } from './connection/connection.module';
+import { IB_API_TARGET, type IbApiTarget } from './connection/ib-api.repository';
+import { HealthModule } from './health/health.module';
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+export const SERVICE_VERSION = '0.1.0';
+
+export interface AppRuntime {
+  config: AppConfig;
+  ibApiTarget: IbApiTarget;
+  /** Where log lines go; stdout unless given (tests capture them). */
+  logDestination?: DestinationStream;
+}
+
+/** Start-up facts every module may need: the validated config and where the IB session connects. */
+@Global()
+@Module({})
+class RuntimeModule {
+  static forRoot(runtime: AppRuntime): DynamicModule {
+    return {
+      module: RuntimeModule,
+      providers: [
+        { provide: APP_CONFIG, useValue: runtime.config },
+        { provide: IB_API_TARGET, useValue: runtime.ibApiTarget },
+      ],
+      exports: [APP_CONFIG, IB_API_TARGET],
+    };
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(runtime: AppRuntime): DynamicModule {
+    const secrets = [runtime.config.ib.password].filter((secret): secret is string => secret !== undefined);
+    return {
+      module: AppModule,
+      imports: [
+        LoggerModule.forRoot(
+          redactingLoggerOptions(runtime.config.logLevel, secrets, runtime.logDestination),
+        ),
+        RuntimeModule.forRoot(runtime),
+        ConnectionModule,
+        HealthModule,
+      ],
+      controllers: [MetricsController],
+      providers: [
+        MetricsRegistry,
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        { provide: APP_INTERCEPTOR, useClass: OperationMetricsInterceptor },
+        {
+          provide: MCP_STRATEGY,
+          useFactory: () =>
+            new McpStrategy({
+              name: 'ib-gateway-supervisor',
+              version: SERVICE_VERSION,
+              instructions:
+                'Tools for an Interactive Brokers IB Gateway kept healthy by this service: connection health and more.',
+              logging: false,
+              transports: [
+                new StreamableHttpTransport({
+                  endpoint: '/mcp',
+                  security: { allowedOrigins: 'localhost', allowedHosts: 'localhost' },
+                }),
+              ],
+            }),
+        },
+      ],
+    };
+  }
+}

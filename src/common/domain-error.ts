@@ -1,0 +1,30 @@
+/** What went wrong, as the API's callers need to tell it apart. Each code has one HTTP status. */
+export const ErrorCode = {
+  INVALID_INPUT: 400,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  IB_ERROR: 502,
+  NOT_CONNECTED: 503,
+  IB_TIMEOUT: 504,
+} as const;
+export type ErrorCode = keyof typeof ErrorCode;
+
+/** An error the API reports as is: the message is written for the caller (never holds a credential). */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra fields for the REST body, e.g. retryAfterSeconds or the IB error code. */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+
+  get httpStatus(): number {
+    return ErrorCode[this.code];
+  }
+}

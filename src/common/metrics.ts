@@ -1,0 +1,70 @@
+import {
+  Controller,
+  Get,
+  Header,
+  Injectable,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { tap, type Observable } from 'rxjs';
+import { OPERATION_NAME } from './operation.decorator';
+
+/** This service's Prometheus registry (one per app, so tests can run several apps in one process). */
+@Injectable()
+export class MetricsRegistry {
+  readonly registry = new Registry();
+  readonly operationRequests = new Counter({
+    name: 'ibgs_operation_requests_total',
+    help: 'Operation calls by operation, interface (rest or mcp) and outcome (ok or error)',
+    labelNames: ['operation', 'interface', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly operationDuration = new Histogram({
+    name: 'ibgs_operation_duration_seconds',
+    help: 'Operation latency by operation and interface',
+    labelNames: ['operation', 'interface'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'ibgs_' });
+  }
+}
+
+/** Counts and times every operation call, REST and MCP alike (both run through Nest's pipeline). */
+@Injectable()
+export class OperationMetricsInterceptor implements NestInterceptor {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly metrics: MetricsRegistry,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const operation = this.reflector.get<string | undefined>(OPERATION_NAME, context.getHandler());
+    if (operation === undefined) return next.handle();
+    const face = context.getType() === 'http' ? 'rest' : 'mcp';
+    const stopTimer = this.metrics.operationDuration.startTimer({ operation, interface: face });
+    const record = (outcome: 'ok' | 'error') => {
+      stopTimer();
+      this.metrics.operationRequests.inc({ operation, interface: face, outcome });
+    };
+    return next.handle().pipe(tap({ next: () => record('ok'), error: () => record('error') }));
+  }
+}
+
+@ApiExcludeController()
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: MetricsRegistry) {}
+
+  @Get()
+  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  async scrape(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+}

@@ -1,0 +1,173 @@
+import {
+  applyDecorators,
+  BadRequestException,
+  createParamDecorator,
+  Delete,
+  Get,
+  HttpCode,
+  Post,
+  SetMetadata,
+  type ExecutionContext,
+  type PipeTransform,
+} from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery } from '@nestjs/swagger';
+import { Tool } from '@rekog/mcp-nest';
+import type { Request } from 'express';
+import type { z } from 'zod';
+import { formatZodIssues, toOpenApiSchema, type JsonSchema } from './zod-json-schema';
+
+/** Explicit safety annotations; MCP's defaults (destructive, open-world) are too pessimistic to leave implied. */
+export interface SafetyHints {
+  readOnly: boolean;
+  destructive: boolean;
+  idempotent: boolean;
+  /** True when the operation reaches beyond this service and the gateway (e.g. the exchange). */
+  openWorld: boolean;
+}
+
+export interface OperationDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodType = z.ZodType> {
+  /** The OpenAPI operationId and the MCP tool name: snake_case verb_noun. */
+  name: string;
+  summary: string;
+  description?: string;
+  input: I;
+  output: O;
+  safety: SafetyHints;
+  /** HTTP verb; default GET for read-only operations, else POST. */
+  method?: 'get' | 'post' | 'delete';
+  /** Route path below the controller's; ':param' tokens are path parameters. */
+  path: string;
+}
+
+/** Metadata key holding the operation name on each handler (metrics, logs). */
+export const OPERATION_NAME = 'ibgs:operation-name';
+
+/** Every declared operation, in declaration order (the parity test and docs read it). */
+export const OPERATIONS: OperationDefinition[] = [];
+
+const ROUTES = { get: Get, post: Post, delete: Delete } as const;
+
+/**
+ * Declares an operation once: this produces the Nest route, its OpenAPI entry, and the MCP tool of the
+ * same name with the same input and output schemas and safety annotations.
+ */
+export function Operation<I extends z.ZodObject, O extends z.ZodType>(
+  definition: OperationDefinition<I, O>,
+): MethodDecorator {
+  if (OPERATIONS.some((existing) => existing.name === definition.name)) {
+    throw new Error(`Operation ${definition.name} is declared twice`);
+  }
+  OPERATIONS.push(definition);
+  const method = definition.method ?? (definition.safety.readOnly ? 'get' : 'post');
+  const { safety } = definition;
+  const decorators: (MethodDecorator | ClassDecorator)[] = [
+    ROUTES[method](definition.path),
+    SetMetadata(OPERATION_NAME, definition.name),
+    ApiOperation({
+      operationId: definition.name,
+      summary: definition.summary,
+      ...(definition.description === undefined ? {} : { description: definition.description }),
+    }),
+    ApiOkResponse({ description: 'Success', schema: toOpenApiSchema(definition.output, 'output') }),
+    Tool({
+      name: definition.name,
+      description: definition.description ?? definition.summary,
+      parameters: definition.input,
+      outputSchema: definition.output,
+      annotations: {
+        title: definition.summary,
+        readOnlyHint: safety.readOnly,
+        destructiveHint: safety.destructive,
+        idempotentHint: safety.idempotent,
+        openWorldHint: safety.openWorld,
+      },
+    }),
+    ...documentInput(definition.input, definition.path, method),
+  ];
+  if (method === 'post') decorators.push(HttpCode(200));
+  return applyDecorators(...decorators);
+}
+
+/** Swagger ignores custom parameter decorators, so the input is documented from its schema here. */
+function documentInput(
+  input: z.ZodObject,
+  path: string,
+  method: 'get' | 'post' | 'delete',
+): MethodDecorator[] {
+  const json = toOpenApiSchema(input, 'input');
+  const properties = json.properties ?? {};
+  const required = json.required ?? [];
+  const pathParams = [...path.matchAll(/:(\w+)/g)].map((match) => match[1] ?? '');
+  const decorators: MethodDecorator[] = pathParams.map((name) =>
+    ApiParam({ name, required: true, schema: properties[name] ?? { type: 'string' } }),
+  );
+  const rest = Object.keys(properties).filter((name) => !pathParams.includes(name));
+  if (method !== 'post') {
+    for (const name of rest) {
+      decorators.push(ApiQuery({ name, required: required.includes(name), schema: properties[name] ?? {} }));
+    }
+    return decorators;
+  }
+  const body: JsonSchema = {
+    ...json,
+    properties: Object.fromEntries(rest.map((name) => [name, properties[name] ?? {}])),
+  };
+  const bodyRequired = required.filter((name) => !pathParams.includes(name));
+  if (bodyRequired.length > 0) body.required = bodyRequired;
+  else delete body.required;
+  decorators.push(ApiBody({ schema: body, required: bodyRequired.length > 0 }));
+  return decorators;
+}
+
+class ZodInputPipe implements PipeTransform {
+  constructor(private readonly schema: z.ZodType) {}
+
+  transform(value: unknown): unknown {
+    const result = this.schema.safeParse(value);
+    if (!result.success)
+      throw new BadRequestException(`Invalid parameters: ${formatZodIssues(result.error)}`);
+    return result.data;
+  }
+}
+
+/** Query strings and path parameters arrive as text: coerce them to the property's JSON type. */
+function coerceText(
+  values: Record<string, unknown>,
+  types: Record<string, unknown>,
+): Record<string, unknown> {
+  const coerced: Record<string, unknown> = { ...values };
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== 'string') continue;
+    const type = types[name];
+    if ((type === 'number' || type === 'integer') && value.trim() !== '' && !Number.isNaN(Number(value))) {
+      coerced[name] = Number(value);
+    } else if (type === 'boolean' && (value === 'true' || value === 'false')) {
+      coerced[name] = value === 'true';
+    }
+  }
+  return coerced;
+}
+
+// The decorator's data must not be the zod schema itself: Nest treats data with a transform() as a pipe.
+const RawInput = createParamDecorator(
+  (types: Record<string, unknown>, context: ExecutionContext): unknown => {
+    if (context.getType() === 'http') {
+      const request = context.switchToHttp().getRequest<Request>();
+      return {
+        ...coerceText(request.query, types),
+        ...((request.body ?? {}) as Record<string, unknown>),
+        ...coerceText(request.params, types),
+      };
+    }
+    return context.switchToRpc().getData(); // MCP tool arguments
+  },
+);
+
+/** The operation's input in both faces (REST query/body/path, MCP arguments), validated by one schema. */
+export function Input(schema: z.ZodObject): ParameterDecorator {
+  const properties = toOpenApiSchema(schema, 'input').properties ?? {};
+  const types = Object.fromEntries(
+    Object.entries(properties).map(([name, property]) => [name, property.type]),
+  );
+  return RawInput(types, new ZodInputPipe(schema));
+}

@@ -1,0 +1,40 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthCheckResult,
+} from '@nestjs/terminus';
+import { ConnectionService } from '../connection/connection.service';
+
+/** Liveness (the process answers) and readiness (the IB API session is connected), for orchestrators. */
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly connection: ConnectionService,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  async live(): Promise<HealthCheckResult> {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  async ready(): Promise<HealthCheckResult> {
+    return this.health.check([
+      () => {
+        const indicator = this.indicators.check('ibSession');
+        const status = this.connection.status();
+        return this.connection.isConnected
+          ? indicator.up({ since: status.since })
+          : indicator.down({ state: status.state, since: status.since });
+      },
+    ]);
+  }
+}
