@@ -1,3 +1,4 @@
+import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@modelcontextprotocol/client';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RunningService } from '../../src/main';
 import { connectMcpClient, startTestService } from './service-harness';
@@ -143,4 +144,63 @@ describe('service end to end: REST and MCP against the simulator', () => {
     );
     expect(metrics).toContain('ibgs_operation_duration_seconds_bucket');
   });
+});
+
+describe('MCP protocol revisions', () => {
+  let service: RunningService;
+
+  beforeAll(async () => {
+    service = await startTestService();
+  });
+
+  afterAll(async () => service.close());
+
+  it('serves the current revision, 2026-07-28, to the official v2 client', async () => {
+    const client = new ClientV2(
+      { name: 'ibgs-revision-test', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    await client.connect(new HttpV2(new URL(service.urls.mcp)));
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      const result = await client.callTool({ name: 'get_server_time', arguments: {} });
+      expect((result.structuredContent as { epochSeconds: number }).epochSeconds).toBeGreaterThan(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it.each(['2025-11-25', '2025-06-18', '2025-03-26'])(
+    'accepts a 2025-era client asking for %s',
+    async (revision) => {
+      const rpc = async (body: unknown, extraHeaders: Record<string, string> = {}) => {
+        const response = await fetch(service.urls.mcp, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            ...extraHeaders,
+          },
+          body: JSON.stringify(body),
+        });
+        const text = await response.text();
+        // A JSON body, or one server-sent event carrying it.
+        const json = text.startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '{}');
+        return JSON.parse(json) as { result?: Record<string, unknown> };
+      };
+      const initialized = await rpc({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: revision, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      });
+      expect(initialized.result?.protocolVersion).toBe(revision);
+      const listed = await rpc(
+        { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} },
+        { 'mcp-protocol-version': revision },
+      );
+      const tools = (listed.result?.tools ?? []) as { name: string }[];
+      expect(tools.map((tool) => tool.name)).toContain('get_server_time');
+    },
+  );
 });
