@@ -60,6 +60,11 @@ export async function listenWithBothFaces(
 export interface StartOptions {
   /** Where log lines go; stdout unless given. */
   logDestination?: DestinationStream;
+  /**
+   * A simulator that is already running (tests: a supervisor restart against the same simulator). It is
+   * left running on close; without it, simulator mode starts and stops its own.
+   */
+  simulator?: IbGatewaySimulator;
 }
 
 export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
@@ -68,8 +73,10 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       'Supervising a real IB Gateway container is not available in this version yet; start without credentials to use the simulator.',
     );
   }
-  const simulator = new IbGatewaySimulator({ port: config.simulator.port, seed: config.simulator.seed });
-  const simulatorPort = await simulator.start();
+  const ownsSimulator = options.simulator === undefined;
+  const simulator =
+    options.simulator ?? new IbGatewaySimulator({ port: config.simulator.port, seed: config.simulator.seed });
+  const simulatorPort = ownsSimulator ? await simulator.start() : simulator.port;
   let app: INestApplication;
   try {
     app = await listenWithBothFaces(
@@ -81,7 +88,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       config,
     );
   } catch (error) {
-    await simulator.stop();
+    if (ownsSimulator) await simulator.stop();
     throw error;
   }
   const address = (app.getHttpServer() as Server).address() as AddressInfo;
@@ -101,7 +108,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     simulator,
     close: async () => {
       await running.close();
-      await simulator.stop();
+      if (ownsSimulator) await simulator.stop();
     },
   };
 }

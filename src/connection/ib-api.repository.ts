@@ -87,16 +87,25 @@ export class IbApiRepository implements OnModuleDestroy {
     return this.request('current time', async (ib) => ib.getCurrentTime());
   }
 
-  onModuleDestroy(): void {
-    this.disconnect();
-  }
-
-  /** Runs one request on the connected session, with a timeout and IB's errors made domain errors. */
-  private async request<T>(what: string, send: (ib: IBApiNext) => Promise<T>): Promise<T> {
+  /** The connected session for long-lived streams (market data, order updates); throws when disconnected. */
+  connectedSession(what: string): IBApiNext {
     const ib = this.ib;
     if (!ib || this.state !== ConnectionState.Connected) {
       throw new DomainError('NOT_CONNECTED', `The IB API session is not connected; cannot get ${what}`);
     }
+    return ib;
+  }
+
+  onModuleDestroy(): void {
+    this.disconnect();
+  }
+
+  /**
+   * Runs one request on the connected session, with a timeout and IB's errors made domain errors. Domain
+   * services (account, orders, market data, ...) build on this instead of holding the IBApiNext themselves.
+   */
+  async request<T>(what: string, send: (ib: IBApiNext) => Promise<T>): Promise<T> {
+    const ib = this.connectedSession(what);
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(

@@ -1,23 +1,28 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { AppConfigSchema, type AppConfig } from '../../src/config/config.schema';
-import { startService, type RunningService } from '../../src/main';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppConfigSchema, CONFIG_DEFAULTS, type AppConfig } from '../../src/config/config.schema';
+import { startService, type RunningService, type StartOptions } from '../../src/main';
 
-/** A config for tests: loopback, free ports, silent logs, the in-process simulator. */
+/** A config for tests: the defaults on loopback, free ports, silent logs, a fresh data dir, the simulator. */
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
   return AppConfigSchema.parse({
-    host: '127.0.0.1',
+    ...CONFIG_DEFAULTS,
     port: 0,
     logLevel: 'silent',
-    ib: { tradingMode: 'paper', clientId: 1 },
-    simulator: { port: 0, seed: 42 },
+    dataDir: mkdtempSync(join(tmpdir(), 'ibgs-test-')),
     ...overrides,
   });
 }
 
 /** Starts the whole service and waits until the IB session is connected (/health/ready). */
-export async function startTestService(config: AppConfig = testConfig()): Promise<RunningService> {
-  const service = await startService(config);
+export async function startTestService(
+  config: AppConfig = testConfig(),
+  options: StartOptions = {},
+): Promise<RunningService> {
+  const service = await startService(config, options);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const response = await fetch(`${service.urls.base}/health/ready`);
