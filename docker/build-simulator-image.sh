@@ -22,7 +22,11 @@ The container behaves like the real gateway image: TWS_USERID, TWS_PASSWORD or T
 TRADING_MODE=paper|live, VNC_SERVER_PASSWORD[_FILE]; API on 4004 (paper) / 4003 (live), VNC on 5900, the
 simulator's control API on 4010. Simulator knobs: SIM_ACCEPTED_PASSWORD[_FILE] (the password the simulated
 IB account has; default "demo"; any TWS_USERID is accepted), SIM_LOGIN_DELAY_MS (default 1500),
-SIM_TWOFA=pending, SIM_ACCOUNTS, SIM_SEED, SIM_VERBOSE=1.
+SIM_TWOFA=pending, SIM_LOGIN_FAULT=too-many-failed-logins|existing-session (with
+EXISTING_SESSION_DETECTED_ACTION=primary|primaryoverride|secondary|manual, default primary), SIM_ACCOUNTS,
+SIM_SEED, SIM_VERBOSE=1.
+
+Builds are serialized with a lock (flock), so concurrent test runs can call this script at the same time.
 
 --skip-build uses dist/ as it is instead of running npm run build first.
 
@@ -54,18 +58,30 @@ die() {
   exit 1
 }
 
-for tool in node npm docker ldd tar sha256sum; do
+for tool in node npm docker ldd tar sha256sum flock; do
   command -v "$tool" >/dev/null || die "$tool is required but not installed"
 done
 docker info >/dev/null 2>&1 || die "the Docker daemon is not reachable (is dockerd running? see .ci/run)"
 
 cd "$ROOT"
 
+# One build at a time: the steps share dist/ and docker/rootfs, and several test files (or engineers) may
+# ask for the image at once. Whoever waits finds the image current and imports nothing.
+exec 9>"${TMPDIR:-/tmp}/ib-gateway-simulator-build.lock"
+flock 9
+
+# dist/ is current when no source, package or tsconfig file changed since the last build this script did.
+BUILD_STAMP="$ROOT/dist/.simulator-image-build-stamp"
 if [[ "$skip_build" == yes ]]; then
   step "Using the existing dist/ (--skip-build)"
+elif [[ -f "$BUILD_STAMP" && -z "$(find src package.json package-lock.json tsconfig.json tsconfig.build.json -newer "$BUILD_STAMP" -print -quit)" ]]; then
+  step "dist/ is up to date with src/ (nothing changed since the last build)"
 else
   step "Compiling TypeScript (npm run build)"
+  started_stamp="$(mktemp)"
   npm run build --silent
+  mkdir -p "$ROOT/dist"
+  mv "$started_stamp" "$BUILD_STAMP" # dated when the build started: a change made meanwhile is not missed
 fi
 
 # Assembled afresh each time: nothing stale survives, and the copy takes a second.
@@ -90,7 +106,7 @@ echo "    $count packages, $(du -sh "$APP/node_modules" | cut -f1)"
 
 step "App files (dist/)"
 mkdir -p "$APP/dist"
-(cd dist && find . -type f ! -name '*.map' -print0 | tar --null -T - -cf -) | tar -C "$APP/dist" -xf -
+(cd dist && find . -type f ! -name '*.map' ! -name '.simulator-image-build-stamp' -print0 | tar --null -T - -cf -) | tar -C "$APP/dist" -xf -
 [[ -f "$APP/dist/simulator/container-entrypoint.js" ]] || die "dist/simulator/container-entrypoint.js was not built"
 
 step "node binary and its shared libraries"

@@ -8,8 +8,18 @@ import { MetricsController, MetricsRegistry, OperationMetricsInterceptor } from 
 import { redactingLoggerOptions } from './common/redacting-logger';
 import type { AppConfig } from './config/config.schema';
 import { ConnectionModule } from './connection/connection.module';
+import { ContractsModule } from './contracts/contracts.module';
+import { AccountModule } from './account/account.module';
+import { ScannerModule } from './scanner/scanner.module';
 import { IB_API_TARGET, type IbApiTarget } from './connection/ib-api.repository';
+import { GatewayModule } from './gateway/gateway.module';
+import type { GatewayService } from './gateway/gateway.service';
 import { HealthModule } from './health/health.module';
+import { MarketDataModule } from './market-data/market-data.module';
+import { OrdersModule } from './orders/orders.module';
+import { mcpTransportSecurity } from './security/request-origin-policy';
+import { SecurityModule } from './security/security.module';
+import { VncModule } from './vnc/vnc.module';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const SERVICE_VERSION = '0.1.0';
@@ -19,6 +29,8 @@ export interface AppRuntime {
   ibApiTarget: IbApiTarget;
   /** Where log lines go; stdout unless given (tests capture them). */
   logDestination?: DestinationStream;
+  /** The gateway, built and started by startService; without it GatewayModule makes an idle one. */
+  gateway?: GatewayService;
 }
 
 /** Start-up facts every module may need: the validated config and where the IB session connects. */
@@ -31,8 +43,9 @@ class RuntimeModule {
       providers: [
         { provide: APP_CONFIG, useValue: runtime.config },
         { provide: IB_API_TARGET, useValue: runtime.ibApiTarget },
+        MetricsRegistry, // global: health and other features add their own metrics to it
       ],
-      exports: [APP_CONFIG, IB_API_TARGET],
+      exports: [APP_CONFIG, IB_API_TARGET, MetricsRegistry],
     };
   }
 }
@@ -40,7 +53,10 @@ class RuntimeModule {
 @Module({})
 export class AppModule {
   static forRoot(runtime: AppRuntime): DynamicModule {
-    const secrets = [runtime.config.ib.password].filter((secret): secret is string => secret !== undefined);
+    const { ib, gateway, security } = runtime.config;
+    const secrets = [ib.password, gateway.vncPassword, security.apiToken, security.readOnlyToken].filter(
+      (secret): secret is string => secret !== undefined,
+    );
     return {
       module: AppModule,
       imports: [
@@ -50,10 +66,17 @@ export class AppModule {
         RuntimeModule.forRoot(runtime),
         ConnectionModule,
         HealthModule,
+        SecurityModule,
+        VncModule,
+        GatewayModule.forRoot(runtime.gateway),
+        ContractsModule,
+        AccountModule,
+        ScannerModule,
+        MarketDataModule,
+        OrdersModule,
       ],
       controllers: [MetricsController],
       providers: [
-        MetricsRegistry,
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_INTERCEPTOR, useClass: OperationMetricsInterceptor },
         {
@@ -68,7 +91,7 @@ export class AppModule {
               transports: [
                 new StreamableHttpTransport({
                   endpoint: '/mcp',
-                  security: { allowedOrigins: 'localhost', allowedHosts: 'localhost' },
+                  security: mcpTransportSecurity(runtime.config),
                 }),
               ],
             }),

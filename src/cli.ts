@@ -1,6 +1,20 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { constants } from 'node:os';
+import { usesSimulator, type AppConfig } from './config/config.schema';
+import { scrubSecrets } from './common/redacting-logger';
+import {
+  ConfigError,
+  describeConfig,
+  loadConfig,
+  secretValues,
+  type CommandLineFlags,
+} from './config/load-config';
+import { SETTINGS, flagName, formatDefault, settingDefault } from './config/settings';
+import type { RunningService } from './main';
 import { runSimulator } from './simulator/run-simulator';
+
+const CLI_NAME = 'ib-gateway-supervisor';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -24,10 +38,155 @@ async function untilSignalled(): Promise<NodeJS.Signals> {
   });
 }
 
+/**
+ * Resolves on the first SIGINT/SIGTERM; a second one exits at once (a stuck shutdown must stay
+ * interruptible).
+ */
+async function firstStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received !== undefined) {
+        console.error(`${signal} again: exiting without a clean shutdown`);
+        process.exit(128 + constants.signals[signal]);
+      }
+      received = signal;
+      console.log(`${signal}: stopping (a second signal exits at once)`);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/** The start command's options, one per row of the settings table (plus each secret's value flag). */
+function settingOptions(): Option[] {
+  return SETTINGS.flatMap((setting) => {
+    const option = new Option(setting.flag, setting.description).env(setting.env);
+    const shown = formatDefault(setting);
+    // The value only feeds --help: loadConfig applies defaults itself, from CONFIG_DEFAULTS.
+    if (shown !== undefined && setting.switchValue === undefined) {
+      option.default(settingDefault(setting), shown);
+    }
+    if (setting.type === 'list') {
+      option.argParser((value: string, previous: unknown) => [
+        ...(Array.isArray(previous) ? (previous as string[]) : []),
+        value,
+      ]);
+    }
+    if (!setting.secret) return [option];
+    const plain = new Option(
+      setting.secret.plainFlag,
+      `the secret itself instead of a file: other processes can read process arguments (ps), so prefer ${flagName(setting.flag)}`,
+    ).env(setting.secret.plainEnv);
+    return [option, plain];
+  });
+}
+
+/**
+ * The flags typed on the command line. Commander also fills options from env vars and defaults (for --help);
+ * loadConfig resolves those itself, so only command-line values pass.
+ */
+function commandLineFlags(command: Command): CommandLineFlags {
+  const flags: Record<string, unknown> = {};
+  for (const option of command.options) {
+    const key = option.attributeName();
+    if (option.long !== undefined && command.getOptionValueSource(key) === 'cli') {
+      flags[option.long] = command.getOptionValue(key);
+    }
+  }
+  return flags as CommandLineFlags;
+}
+
+function printBanner(config: AppConfig): void {
+  if (usesSimulator(config)) {
+    console.log(
+      [
+        `${CLI_NAME}: no IB credentials given, so it runs against the built-in IB Gateway simulator:`,
+        '  no IB account, a simulated market and broker, paper trading only.',
+        '  To supervise a real IB Gateway, give --username and --password-file (or IBGS_USERNAME and IBGS_PASSWORD_FILE).',
+      ].join('\n'),
+    );
+    return;
+  }
+  const mode = config.ib.tradingMode === 'live' ? 'LIVE' : 'paper';
+  console.log(
+    `${CLI_NAME}: supervising IB Gateway (${config.gateway.image}) for IB user ${config.ib.username ?? ''}, ${mode} trading.`,
+  );
+  if (config.ib.tradingMode === 'live' && !config.orders.allowLive) {
+    console.log('  Orders are refused on this live account unless --allow-live-orders is given.');
+  }
+}
+
+function printUrls(service: RunningService): void {
+  const { urls } = service;
+  const rows: Array<[string, string | undefined]> = [
+    ['REST API + Swagger UI', urls.docs],
+    ['OpenAPI JSON', `${urls.base}/docs-json`],
+    ['MCP (streamable HTTP)', urls.mcp],
+    ['noVNC (gateway screen)', urls.vnc],
+    ['Health', urls.health],
+    ['Prometheus metrics', urls.metrics],
+  ];
+  console.log(`Ready (${service.mode} mode):`);
+  for (const [label, url] of rows) if (url !== undefined) console.log(`  ${label.padEnd(24)}${url}`);
+  console.log('Stop with Ctrl+C (SIGINT) or SIGTERM.');
+}
+
+/** The start command: resolve the settings, start the service, serve until a signal. Returns the exit code. */
+async function start(flags: CommandLineFlags): Promise<number> {
+  let config: AppConfig;
+  try {
+    const loaded = loadConfig(flags, process.env);
+    config = loaded.config;
+    for (const warning of loaded.warnings) console.error(`warning: ${warning}`);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    console.error(`Run "${CLI_NAME} start --help" to see every setting.`);
+    return error.exitCode;
+  }
+  const stopSignal = firstStopSignal();
+  printBanner(config);
+  if (config.logLevel === 'debug' || config.logLevel === 'trace') {
+    console.log(['Settings:', ...describeConfig(config).map((line) => `  ${line}`)].join('\n'));
+  }
+
+  // Loaded here so --help and the simulator command do not pay for Nest's start-up.
+  const { startService } = await import('./main');
+  let service: RunningService;
+  try {
+    service = await startService(config);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // Start-up errors should never carry a credential; scrubbed anyway, since this line is shown as is.
+    console.error(`error: ${scrubSecrets(message, secretValues(config))}`);
+    return 1;
+  }
+  printUrls(service);
+  await stopSignal;
+  await service.close();
+  return 0;
+}
+
 export function buildProgram(): Command {
-  const program = new Command('ib-gateway-supervisor')
+  const program = new Command(CLI_NAME)
     .description('Runs IB Gateway in Docker, keeps it healthy, and serves it as REST + MCP.')
-    .showHelpAfterError();
+    .showHelpAfterError(`(run "${CLI_NAME} <command> --help" for the options)`)
+    .exitOverride();
+
+  const startCommand = program
+    .command('start', { isDefault: true })
+    .description(
+      'Start the service (the default command). Without --username it runs against the built-in IB Gateway simulator.\n' +
+        'Every flag is also an environment variable; flags win over environment variables, which win over defaults.\n' +
+        'Secrets come from files (--password-file, IBGS_PASSWORD_FILE) or environment variables (IBGS_PASSWORD).',
+    )
+    .helpOption('-h, --help', 'show every setting')
+    .action(async (_options: unknown, command: Command) => {
+      process.exitCode = await start(commandLineFlags(command));
+    });
+  for (const option of settingOptions()) startCommand.addOption(option);
 
   program
     .command('simulator')
@@ -95,11 +254,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Runs the CLI; usage errors exit 2, help 0. Exits explicitly: a closed service may leave idle handles. */
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed the message (or the help).
+      process.exit(error.exitCode === 0 ? 0 : 2);
+    }
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  }
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+}
+
 if (require.main === module) {
-  buildProgram()
-    .parseAsync(process.argv)
-    .catch((error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exitCode = 1;
-    });
+  void main(process.argv);
 }

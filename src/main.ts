@@ -6,9 +6,13 @@ import { MCP_STRATEGY, type McpStrategy } from '@rekog/mcp-nest';
 import { Logger } from 'nestjs-pino';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DestinationStream } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 import { AppModule, SERVICE_VERSION } from './app.module';
+import { scrubSecrets } from './common/redacting-logger';
 import { usesSimulator, type AppConfig } from './config/config.schema';
+import { installHttpSecurity } from './security/http-security';
+import { createGatewayService } from './gateway/gateway.module';
+import type { GatewayLog, GatewayService } from './gateway/gateway.service';
 import { IbGatewaySimulator } from './simulator/simulator';
 
 export interface RunningService {
@@ -17,6 +21,8 @@ export interface RunningService {
   app: INestApplication;
   /** The in-process simulator, when running without credentials. */
   simulator: IbGatewaySimulator | undefined;
+  /** The gateway's lifecycle: the container with credentials, else the simulator. */
+  gateway: GatewayService;
   close(): Promise<void>;
 }
 
@@ -24,9 +30,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('ib-gateway-supervisor')
     .setDescription(
-      'IB Gateway kept healthy, as a REST API. Every operation here is also an MCP tool of the same name at /mcp.',
+      'IB Gateway kept healthy, as a REST API. Every operation here is also an MCP tool of the same name at /mcp. ' +
+        "The gateway's screen (login dialogs, 2FA prompts) is at [/vnc](/vnc). When an API token is configured, " +
+        'send it as `Authorization: Bearer <token>` (the Authorize button), or open /docs?token=<token> once in a browser.',
     )
     .setVersion(SERVICE_VERSION)
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      description: 'security.apiToken or security.readOnlyToken',
+    })
+    .addSecurityRequirements('bearer')
     .build();
   return SwaggerModule.createDocument(app, config);
 }
@@ -42,6 +56,7 @@ export async function listenWithBothFaces(
   const app = await NestFactory.create(rootModule, { bufferLogs: true });
   try {
     app.useLogger(app.get(Logger));
+    installHttpSecurity(app); // before Swagger and MCP mount their routes, so it guards them too
     SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
     const mcp = app.get<McpStrategy>(MCP_STRATEGY);
     mcp.setHttpAdapter(app.getHttpAdapter());
@@ -56,7 +71,7 @@ export async function listenWithBothFaces(
   return app;
 }
 
-/** Starts the service: the IB session target (simulator for now), the Nest app, Swagger, MCP. */
+/** How startService runs; every field is optional. */
 export interface StartOptions {
   /** Where log lines go; stdout unless given. */
   logDestination?: DestinationStream;
@@ -65,50 +80,92 @@ export interface StartOptions {
    * left running on close; without it, simulator mode starts and stops its own.
    */
   simulator?: IbGatewaySimulator;
+  /** Gateway mode: extra container labels (tests mark their containers) and extra image settings (no secrets). */
+  gatewayContainer?: { labels?: Record<string, string>; env?: Record<string, string> };
 }
 
+/** The service's own log lines before (and beside) the Nest app: pino, same level, destination and scrubbing. */
+function gatewayLog(config: AppConfig, destination: DestinationStream | undefined): GatewayLog {
+  const secrets = [config.ib.password, config.gateway.vncPassword].filter(
+    (secret): secret is string => secret !== undefined && secret.length >= 3,
+  );
+  const logger = pino(
+    { level: config.logLevel, hooks: { streamWrite: (line) => scrubSecrets(line, secrets) } },
+    destination ?? pino.destination(1),
+  ).child({ context: 'GatewayService' });
+  return {
+    info: (message) => logger.info(message),
+    warn: (message) => logger.warn(message),
+    error: (message) => logger.error(message),
+    debug: (message) => logger.debug(message),
+  };
+}
+
+/**
+ * Starts the service. Without credentials: the in-process simulator is the gateway. With credentials: the
+ * gateway container is adopted or created (the image pulled with progress if missing) before the app, so that
+ * Docker, image and port problems stop the start with a clear message. Then the Nest app with REST, Swagger
+ * and MCP.
+ */
 export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
-  if (!usesSimulator(config)) {
-    throw new Error(
-      'Supervising a real IB Gateway container is not available in this version yet; start without credentials to use the simulator.',
-    );
-  }
-  const ownsSimulator = options.simulator === undefined;
-  const simulator =
-    options.simulator ?? new IbGatewaySimulator({ port: config.simulator.port, seed: config.simulator.seed });
-  const simulatorPort = ownsSimulator ? await simulator.start() : simulator.port;
+  const log = gatewayLog(config, options.logDestination);
+  const simulatorMode = usesSimulator(config);
+  const ownsSimulator = simulatorMode && options.simulator === undefined;
+  const simulator = simulatorMode
+    ? (options.simulator ??
+      new IbGatewaySimulator({
+        port: config.simulator.port,
+        seed: config.simulator.seed,
+        vnc: { port: 0, password: config.gateway.vncPassword },
+      }))
+    : undefined;
+  if (simulator && ownsSimulator) await simulator.start();
+  const gateway = createGatewayService(config, {
+    simulator,
+    log,
+    containerLabels: options.gatewayContainer?.labels,
+    containerEnv: options.gatewayContainer?.env,
+  });
   let app: INestApplication;
   try {
+    await gateway.start();
+    const endpoint = gateway.apiEndpoint();
+    if (!endpoint) throw new Error('The gateway started without an API port');
     app = await listenWithBothFaces(
       AppModule.forRoot({
         config,
-        ibApiTarget: { host: '127.0.0.1', port: simulatorPort, clientId: config.ib.clientId },
+        gateway,
+        // Until the connection follows gateway.apiTarget(), it connects here and retries until the gateway logs in.
+        ibApiTarget: { ...endpoint, clientId: config.ib.clientId },
         ...(options.logDestination ? { logDestination: options.logDestination } : {}),
       }),
       config,
     );
   } catch (error) {
-    if (ownsSimulator) await simulator.stop();
+    await gateway.shutdown().catch(() => undefined);
+    if (simulator && ownsSimulator) await simulator.stop();
     throw error;
   }
   const address = (app.getHttpServer() as Server).address() as AddressInfo;
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
   const running = app;
   return {
-    mode: 'simulator',
+    mode: simulatorMode ? 'simulator' : 'gateway',
     urls: {
       base,
       docs: `${base}/docs`,
       mcp: `${base}/mcp`,
-      vnc: undefined,
+      vnc: simulatorMode || config.gateway.vncPassword !== undefined ? `${base}/vnc` : undefined,
       health: `${base}/health`,
       metrics: `${base}/metrics`,
     },
     app: running,
     simulator,
+    gateway,
     close: async () => {
-      await running.close();
-      if (ownsSimulator) await simulator.stop();
+      await running.close(); // GatewayService stops (or, with keepRunning, leaves) the gateway on shutdown
+      await gateway.shutdown();
+      if (simulator && ownsSimulator) await simulator.stop();
     },
   };
 }

@@ -1,6 +1,7 @@
 /** What went wrong, as the API's callers need to tell it apart. Each code has one HTTP status. */
 export const ErrorCode = {
   INVALID_INPUT: 400,
+  UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,

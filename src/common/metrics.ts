@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { tap, type Observable } from 'rxjs';
 import { OPERATION_NAME } from './operation.decorator';
 
@@ -28,6 +28,40 @@ export class MetricsRegistry {
     help: 'Operation latency by operation and interface',
     labelNames: ['operation', 'interface'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly healthEvents = new Counter({
+    name: 'ibgs_health_events_total',
+    help: 'Transitions of the gateway, the API session, the health state, the recovery ladder and the circuit breaker, by source and new state',
+    labelNames: ['source', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly healthState = new Gauge({
+    name: 'ibgs_health_state',
+    help: 'The health state: 1 for the current one, 0 for the others',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly probeTickAge = new Gauge({
+    name: 'ibgs_probe_last_tick_age_seconds',
+    help: 'Seconds since the watchdog probe subscription last ticked',
+    registers: [this.registry],
+  });
+  readonly recoveryActions = new Counter({
+    name: 'ibgs_recovery_actions_total',
+    help: 'Recovery ladder actions by rung (resubscribe, reconnect, restart)',
+    labelNames: ['rung'] as const,
+    registers: [this.registry],
+  });
+  readonly gatewayRestartsLastHour = new Gauge({
+    name: 'ibgs_gateway_restarts_last_hour',
+    help: 'Gateway restarts by the recovery ladder in the last hour',
+    registers: [this.registry],
+  });
+  readonly circuitBreakerOpen = new Gauge({
+    name: 'ibgs_restart_circuit_breaker_open',
+    help: '1 while the restart circuit breaker is open',
     registers: [this.registry],
   });
 

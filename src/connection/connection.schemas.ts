@@ -15,11 +15,37 @@ export const ReconnectInput = z.strictObject({
 
 export const ConnectionStatus = z.object({
   state: z.enum(['connected', 'connecting', 'disconnected']).describe('State of the IB API session'),
-  host: z.string().describe('Host the IB API session connects to'),
-  port: z.number().int().describe('TWS API port the session connects to'),
-  clientId: z.number().int().describe('API client id of the session'),
+  host: z.string().nullable().describe('Host the IB API session connects to (null until the gateway is up)'),
+  port: z.number().int().nullable().describe('TWS API port the session connects to'),
+  clientId: z
+    .number()
+    .int()
+    .nullable()
+    .describe('API client id actually in use (or being tried); differs from configuredClientId after a 326'),
+  configuredClientId: z
+    .number()
+    .int()
+    .nullable()
+    .describe('API client id from the configuration (ib.clientId)'),
+  clientIdCollisions: z
+    .number()
+    .int()
+    .describe('How often IB refused a client id as already in use (326), so the next one was tried'),
   since: z.string().describe('When the session entered its current state (ISO 8601)'),
   reconnects: z.number().int().describe('How many times the session reconnected since the service started'),
+  failedAttempts: z
+    .number()
+    .int()
+    .describe('Failed connection attempts since the session was last connected'),
+  backoffSeconds: z
+    .number()
+    .nullable()
+    .describe('Wait before the next attempt (doubles per failure, up to 30 s); null when none is scheduled'),
+  nextAttemptAt: z.string().nullable().describe('When the next connection attempt happens (ISO 8601)'),
+  waitingFor: z
+    .string()
+    .nullable()
+    .describe('Why the session is not trying to connect (e.g. the gateway is not logged in yet)'),
   lastError: z
     .object({ code: z.number().int(), message: z.string(), at: z.string() })
     .nullable()

@@ -1,8 +1,10 @@
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ConnectionState } from '@stoqey/ib';
+import type { Subscription } from 'rxjs';
 import type { z } from 'zod';
 import { DomainError } from '../common/domain-error';
-import { IB_API_TARGET, IbApiRepository, type IbApiTarget } from './ib-api.repository';
+import { GatewayService } from '../gateway/gateway.service';
+import { IbApiRepository } from './ib-api.repository';
 import type { ConnectionStatus, ServerTime } from './connection.schemas';
 
 const STATE_NAMES = {
@@ -11,31 +13,42 @@ const STATE_NAMES = {
   [ConnectionState.Disconnected]: 'disconnected',
 } as const;
 
-/** The IB API session as the API reports it: state, since when, reconnects, last error. */
+/**
+ * The IB API session follows the gateway: it connects once the gateway is logged in (in simulator mode at
+ * once), holds off while the gateway is down or logging in, and reports what it is doing.
+ */
 @Injectable()
-export class ConnectionService implements OnApplicationBootstrap {
+export class ConnectionService implements OnApplicationBootstrap, OnModuleDestroy {
   private since = new Date();
   private reconnects = 0;
   private everConnected = false;
   private lastError: z.infer<typeof ConnectionStatus>['lastError'] = null;
+  private readonly subscriptions: Subscription[] = [];
 
   constructor(
     private readonly ibApi: IbApiRepository,
-    @Inject(IB_API_TARGET) private readonly target: IbApiTarget,
+    private readonly gateway: GatewayService,
   ) {
-    ibApi.states.subscribe((state) => {
-      this.since = new Date();
-      if (state !== ConnectionState.Connected) return;
-      if (this.everConnected) this.reconnects++;
-      this.everConnected = true;
-    });
-    ibApi.errors.subscribe((error) => {
-      this.lastError = { code: error.code, message: error.error.message, at: new Date().toISOString() };
-    });
+    this.subscriptions.push(
+      ibApi.states.subscribe((state) => {
+        this.since = new Date();
+        if (state !== ConnectionState.Connected) return;
+        if (this.everConnected) this.reconnects++;
+        this.everConnected = true;
+      }),
+      ibApi.errors.subscribe((error) => {
+        this.lastError = { code: error.code, message: error.error.message, at: new Date().toISOString() };
+      }),
+    );
   }
 
   onApplicationBootstrap(): void {
-    this.ibApi.connect(this.target);
+    this.subscriptions.push(this.gateway.states.subscribe(() => this.followGateway()));
+    this.followGateway();
+  }
+
+  onModuleDestroy(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
   }
 
   get isConnected(): boolean {
@@ -43,27 +56,42 @@ export class ConnectionService implements OnApplicationBootstrap {
   }
 
   status(): z.infer<typeof ConnectionStatus> {
+    const session = this.ibApi.status();
+    const configuredClientId = session.target?.clientId ?? this.gateway.apiTarget()?.clientId ?? null;
     return {
-      state: STATE_NAMES[this.ibApi.state],
-      host: this.target.host,
-      port: this.target.port,
-      clientId: this.target.clientId,
+      state: STATE_NAMES[session.state],
+      host: session.target?.host ?? null,
+      port: session.target?.port ?? null,
+      clientId: session.clientId ?? configuredClientId,
+      configuredClientId,
+      clientIdCollisions: session.clientIdCollisions,
       since: this.since.toISOString(),
       reconnects: this.reconnects,
+      failedAttempts: session.failedAttempts,
+      backoffSeconds: session.backoffMs === undefined ? null : session.backoffMs / 1000,
+      nextAttemptAt: session.nextAttemptAt?.toISOString() ?? null,
+      waitingFor: session.holdReason ?? null,
       lastError: this.lastError,
     };
   }
 
   /** Drops the session and opens a new one; answers once it is connected again. */
   async reconnect(timeoutSeconds: number): Promise<z.infer<typeof ConnectionStatus>> {
-    this.ibApi.disconnect();
-    this.ibApi.connect(this.target);
+    const target = this.gateway.apiTarget();
+    if (!target) {
+      throw new DomainError(
+        'NOT_CONNECTED',
+        `The gateway is not logged in (state: ${this.gateway.state}); the session connects once it is`,
+      );
+    }
+    this.ibApi.connect(target);
+    this.ibApi.reconnect();
     try {
       await this.ibApi.waitUntilConnected(timeoutSeconds * 1000);
     } catch {
       throw new DomainError(
         'NOT_CONNECTED',
-        `The IB API session did not reconnect to ${this.target.host}:${this.target.port} within ${timeoutSeconds} s; it keeps retrying`,
+        `The IB API session did not reconnect to ${target.host}:${target.port} within ${timeoutSeconds} s; it keeps retrying`,
       );
     }
     return this.status();
@@ -72,5 +100,11 @@ export class ConnectionService implements OnApplicationBootstrap {
   async serverTime(): Promise<z.infer<typeof ServerTime>> {
     const epochSeconds = await this.ibApi.currentTime();
     return { epochSeconds, iso: new Date(epochSeconds * 1000).toISOString() };
+  }
+
+  private followGateway(): void {
+    const target = this.gateway.apiTarget();
+    if (target) this.ibApi.connect(target);
+    else this.ibApi.disconnect(`waiting for the gateway to log in (gateway state: ${this.gateway.state})`);
   }
 }

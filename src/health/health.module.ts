@@ -1,10 +1,28 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConnectionModule } from '../connection/connection.module';
+import { ContractsModule } from '../contracts/contracts.module';
+import { MarketDataModule } from '../market-data/market-data.module';
+import { MarketDataStreams } from '../market-data/market-data-streams';
+import { GatewayClock } from './gateway-clock';
+import { HealthEventLog } from './health-events';
+import { HealthStatusController } from './health-status.controller';
 import { HealthController } from './health.controller';
+import { HealthService } from './health.service';
+import { RecoveryLadder } from './recovery-ladder';
+import { CLIENT_STREAMS, StaleDataWatchdog } from './stale-data-watchdog';
 
+/** Liveness/readiness, the stale-data watchdog, the recovery ladder, and the health operations. */
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), ConnectionModule],
-  controllers: [HealthController],
+  imports: [TerminusModule.forRoot({ logger: false }), ConnectionModule, ContractsModule, MarketDataModule],
+  controllers: [HealthController, HealthStatusController],
+  providers: [
+    { provide: CLIENT_STREAMS, useExisting: MarketDataStreams },
+    GatewayClock,
+    HealthEventLog,
+    StaleDataWatchdog,
+    RecoveryLadder,
+    HealthService,
+  ],
 })
 export class HealthModule {}

@@ -27,6 +27,10 @@ const LOGIN_DIALOG_DELAY_MS = 300;
 const STOP_GRACE_MS = 800;
 
 export type TradingMode = 'paper' | 'live';
+export const LOGIN_FAULTS = ['too-many-failed-logins', 'existing-session'] as const;
+export type LoginFault = (typeof LOGIN_FAULTS)[number];
+/** What IB's "Too many failed login attempts" dialog asks the user to wait. */
+const TOO_MANY_FAILED_LOGINS_WAIT_SECONDS = 287;
 
 export interface ContainerConfig {
   tradingMode: TradingMode;
@@ -38,6 +42,14 @@ export interface ContainerConfig {
   loginDelayMs: number;
   /** SIM_TWOFA=pending: the login stops at the second-factor prompt until the control API completes it. */
   twoFactorPending: boolean;
+  /**
+   * SIM_LOGIN_FAULT: what IB answers the (right) credentials with. too-many-failed-logins: IB refuses logins
+   * for a while; existing-session: another session of the user is open (EXISTING_SESSION_DETECTED_ACTION
+   * decides, as in IBC: primary/primaryoverride continue, secondary and manual do not).
+   */
+  loginFault: LoginFault | undefined;
+  /** EXISTING_SESSION_DETECTED_ACTION; the gnzsnz image's default is primary. */
+  existingSessionAction: string;
   controlPort: number;
   accounts: string[];
   seed: number;
@@ -64,7 +76,6 @@ const ACCEPTED_SETTINGS = [
   'AUTO_RESTART_TIME',
   'AUTO_LOGOFF_TIME',
   'TWS_COLD_RESTART',
-  'EXISTING_SESSION_DETECTED_ACTION',
   'TWS_ACCEPT_INCOMING',
   'TWS_MASTER_CLIENT_ID',
   'BYPASS_WARNING',
@@ -113,6 +124,10 @@ export function readContainerConfig(
   if (twoFactor !== '' && twoFactor !== 'pending' && twoFactor !== 'none') {
     throw new ConfigError('error: SIM_TWOFA must be "pending" or "none"');
   }
+  const loginFault = env.SIM_LOGIN_FAULT ?? '';
+  if (loginFault !== '' && !(LOGIN_FAULTS as readonly string[]).includes(loginFault)) {
+    throw new ConfigError(`error: SIM_LOGIN_FAULT must be one of ${LOGIN_FAULTS.join(', ')}`);
+  }
   const accounts = (env.SIM_ACCOUNTS ?? (mode === 'paper' ? 'DU1234567' : 'U1234567'))
     .split(',')
     .map((account) => account.trim())
@@ -130,6 +145,8 @@ export function readContainerConfig(
     acceptedPassword: fileEnv(env, 'SIM_ACCEPTED_PASSWORD', readFile) ?? 'demo',
     loginDelayMs: nonNegativeInteger(env, 'SIM_LOGIN_DELAY_MS', 1500),
     twoFactorPending: twoFactor === 'pending',
+    loginFault: loginFault === '' ? undefined : (loginFault as LoginFault),
+    existingSessionAction: (env.EXISTING_SESSION_DETECTED_ACTION || 'primary').toLowerCase(),
     controlPort: nonNegativeInteger(env, 'SIM_CONTROL_PORT', 4010),
     accounts,
     seed: nonNegativeInteger(env, 'SIM_SEED', 42),
@@ -197,6 +214,7 @@ function simulatorLines(config: ContainerConfig, socatPort: number): string[] {
     `.> Simulator: accounts ${config.accounts.join(', ')}; login takes ${config.loginDelayMs} ms` +
       (config.twoFactorPending ? '; second factor authentication stays pending (SIM_TWOFA=pending)' : ''),
   ];
+  if (config.loginFault) lines.push(`.> Simulator: the login meets SIM_LOGIN_FAULT=${config.loginFault}`);
   if (config.timeZone) lines.push(`.> Simulator: time zone ${config.timeZone} accepted (no effect)`);
   for (const [name, value] of Object.entries(config.acceptedSettings)) {
     lines.push(`.> Simulator: ${name}=${value} accepted (no effect)`);
@@ -212,6 +230,7 @@ function simulatorLines(config: ContainerConfig, socatPort: number): string[] {
 class ScriptedLogin {
   private attempts = 0;
   private loginStartedAt = 0;
+  private tooManyFailedLogins = false;
   private outcomeTimer: NodeJS.Timeout | undefined;
   private dialogTimer: NodeJS.Timeout | undefined;
 
@@ -274,7 +293,12 @@ class ScriptedLogin {
         this.ibc(IbcMessage.loginCompleted);
         break;
       case 'login-failed':
-        this.ibc(IbcMessage.detectedDialog(IbcMessage.unrecognizedCredentialsTitle, 'Opened'));
+        if (this.tooManyFailedLogins) {
+          // IBC logs the dialog's own text (TooManyFailedLoginAttemptsDialogHandler).
+          this.ibc(IbcMessage.tooManyFailedLoginAttempts(TOO_MANY_FAILED_LOGINS_WAIT_SECONDS));
+        } else {
+          this.ibc(IbcMessage.detectedDialog(IbcMessage.unrecognizedCredentialsTitle, 'Opened'));
+        }
         break;
       case 'starting':
         break;
@@ -286,10 +310,36 @@ class ScriptedLogin {
     const attempt = this.attempts;
     this.outcomeTimer = setTimeout(() => {
       if (this.simulator.login.state !== 'logging-in' || this.attempts !== attempt) return;
-      if (this.config.password !== this.config.acceptedPassword) this.simulator.login.set('login-failed');
-      else if (this.config.twoFactorPending) this.simulator.login.set('awaiting-2fa');
-      else this.simulator.login.set('logged-in');
+      if (this.config.password !== this.config.acceptedPassword) {
+        this.simulator.login.set('login-failed');
+      } else if (this.config.loginFault === 'too-many-failed-logins') {
+        this.tooManyFailedLogins = true;
+        this.simulator.login.set('login-failed');
+      } else if (this.config.loginFault === 'existing-session' && !this.continuesExistingSession()) {
+        return; // the login waits (manual) or gives way (secondary); the API stays closed
+      } else if (this.config.twoFactorPending) {
+        this.simulator.login.set('awaiting-2fa');
+      } else {
+        this.simulator.login.set('logged-in');
+      }
     }, this.config.loginDelayMs);
+  }
+
+  /** ExistingSessionDetectedDialogHandler: prints what IBC prints for the configured action; true to go on. */
+  private continuesExistingSession(): boolean {
+    this.ibc(IbcMessage.detectedDialog(IbcMessage.existingSessionTitle, 'Opened'));
+    switch (this.config.existingSessionAction) {
+      case 'primary':
+      case 'primaryoverride':
+        this.ibc(IbcMessage.existingSessionContinueThis);
+        return true;
+      case 'secondary':
+        this.ibc(IbcMessage.existingSessionEndThis);
+        return false;
+      default:
+        this.ibc(IbcMessage.existingSessionManual);
+        return false;
+    }
   }
 }
 

@@ -62,12 +62,25 @@ export const IbcMessage = {
   secondFactorInitiated: 'Second Factor Authentication initiated',
   /** LoginManager.secondFactorAuthenticationDialogClosed */
   durationSinceLogin: (seconds: number) => `Duration since login: ${seconds} seconds`,
+  /** LoginManager.secondFactorAuthenticationDialogClosed: the prompt timed out and relogin is permitted */
+  secondFactorTimeoutRelogin: 'Re-login after second factor authentication timeout in 5 second',
+  /** LoginManager.secondFactorAuthenticationDialogClosed: the prompt timed out and relogin is not permitted */
+  secondFactorTimeoutNoRelogin: 'Re-login after second factor authentication timeout not required',
+  /** LoginManager.secondFactorAuthenticationDialogClosed: answered, IBC exits unless the login completes */
+  secondFactorExitPending: (seconds: number) =>
+    `If login has not completed, IBC will exit in ${seconds} seconds`,
   /** LoginManager.setLoginState(LOGGED_IN) */
   loginCompleted: 'Login has completed',
   /** LoginFailedDialogHandler.handleWindow (the "Login failed" dialog) */
   loginFailed: 'Login failed',
-  /** Title of the dialog IB Gateway shows for a wrong user name or password; IBC 3.24.1 has no handler for it */
+  /**
+   * Title of the dialog IB Gateway shows for a wrong user name or password. IBC 3.24.1 has no handler for it
+   * (TwsListener logs the dialog); later IBC's UnrecognizedUsernameOrPasswordDialogHandler logs this text
+   * itself, then {@link IbcMessage.coldRestartInProgress}.
+   */
   unrecognizedCredentialsTitle: 'Unrecognized Username or Password',
+  /** UnrecognizedUsernameOrPasswordDialogHandler (IBC after 3.24.1): IBC restarts cold, i.e. tries again */
+  coldRestartInProgress: 'Cold restart in progress',
   /** TooManyFailedLoginAttemptsDialogHandler: IBC logs the dialog's own text */
   tooManyFailedLoginAttempts: (waitSeconds: number) => {
     const minutes = Math.floor(waitSeconds / 60);
@@ -182,10 +195,19 @@ export type IbcLoginEvent =
   | { kind: 'login-dialog' }
   | { kind: 'login-attempt'; attempt: number }
   | { kind: 'second-factor' }
+  /** The 2FA prompt went unanswered; `relogin`: IBC starts another login by itself. */
+  | { kind: 'second-factor-timeout'; relogin: boolean }
   | { kind: 'logged-in' }
   | { kind: 'login-failed' }
-  | { kind: 'too-many-failed-attempts' }
-  | { kind: 'existing-session' };
+  | { kind: 'too-many-failed-attempts'; message: string }
+  /** `action`: what ExistingSessionDetectedAction made IBC do; undefined for the dialog itself. */
+  | { kind: 'existing-session'; action: 'continue' | 'end-this' | 'manual' | undefined };
+
+const EXISTING_SESSION_ACTIONS = {
+  [IbcMessage.existingSessionContinueThis]: 'continue',
+  [IbcMessage.existingSessionEndThis]: 'end-this',
+  [IbcMessage.existingSessionManual]: 'manual',
+} as const;
 
 /** Classifies an IBC message (see {@link parseIbcLine}); undefined when it says nothing about the login. */
 export function classifyIbcMessage(message: string): IbcLoginEvent | undefined {
@@ -193,6 +215,11 @@ export function classifyIbcMessage(message: string): IbcLoginEvent | undefined {
   const attempt = /^Login attempt: (\d+)$/.exec(message);
   if (attempt) return { kind: 'login-attempt', attempt: Number(attempt[1]) };
   if (message === IbcMessage.secondFactorInitiated) return { kind: 'second-factor' };
+  if (message === IbcMessage.secondFactorTimeoutRelogin)
+    return { kind: 'second-factor-timeout', relogin: true };
+  if (message === IbcMessage.secondFactorTimeoutNoRelogin) {
+    return { kind: 'second-factor-timeout', relogin: false };
+  }
   if (message === IbcMessage.loginCompleted) return { kind: 'logged-in' };
   if (
     message === IbcMessage.loginFailed ||
@@ -201,9 +228,21 @@ export function classifyIbcMessage(message: string): IbcLoginEvent | undefined {
   ) {
     return { kind: 'login-failed' };
   }
-  if (message.startsWith('Too many failed login attempts')) return { kind: 'too-many-failed-attempts' };
-  if (message === IbcMessage.detectedDialog(IbcMessage.existingSessionTitle, 'Opened')) {
-    return { kind: 'existing-session' };
+  if (message.startsWith('Too many failed login attempts'))
+    return { kind: 'too-many-failed-attempts', message };
+  // IBC recognises the dialog by a title that contains this text.
+  if (
+    message.startsWith('detected dialog entitled: ') &&
+    message.includes(IbcMessage.existingSessionTitle) &&
+    message.endsWith('event=Opened')
+  ) {
+    return { kind: 'existing-session', action: undefined };
+  }
+  if (Object.hasOwn(EXISTING_SESSION_ACTIONS, message)) {
+    return {
+      kind: 'existing-session',
+      action: EXISTING_SESSION_ACTIONS[message as keyof typeof EXISTING_SESSION_ACTIONS],
+    };
   }
   return undefined;
 }

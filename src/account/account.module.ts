@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { ConnectionModule } from '../connection/connection.module';
+import { ContractsModule } from '../contracts/contracts.module';
+import { AccountController } from './account.controller';
+import { AccountService } from './account.service';
+
+@Module({
+  imports: [ConnectionModule, ContractsModule],
+  controllers: [AccountController],
+  providers: [AccountService],
+})
+export class AccountModule {}

@@ -1,0 +1,32 @@
+/** Delays that double with each consecutive failure, from `initialMs` up to `maxMs`; reset on success. */
+export class ExponentialBackoff {
+  private failureCount = 0;
+  private delayMs = 0;
+
+  constructor(
+    private readonly initialMs: number,
+    private readonly maxMs: number,
+  ) {}
+
+  /** Consecutive failures since the last reset. */
+  get failures(): number {
+    return this.failureCount;
+  }
+
+  /** The delay fail() returned last (0 before the first failure). */
+  get currentDelayMs(): number {
+    return this.delayMs;
+  }
+
+  /** Records a failure and returns how long to wait before the next try. */
+  fail(): number {
+    this.delayMs = Math.min(this.maxMs, this.initialMs * 2 ** this.failureCount);
+    this.failureCount++;
+    return this.delayMs;
+  }
+
+  reset(): void {
+    this.failureCount = 0;
+    this.delayMs = 0;
+  }
+}

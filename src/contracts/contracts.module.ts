@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { ConnectionModule } from '../connection/connection.module';
+import { ContractsController } from './contracts.controller';
+import { ContractsService } from './contracts.service';
+
+@Module({
+  imports: [ConnectionModule],
+  controllers: [ContractsController],
+  providers: [ContractsService],
+  exports: [ContractsService],
+})
+export class ContractsModule {}

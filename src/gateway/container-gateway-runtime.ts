@@ -1,0 +1,311 @@
+import { createServer } from 'node:net';
+import { Subject, type Observable } from 'rxjs';
+import { DomainError } from '../common/domain-error';
+import { IMAGE_PORTS } from '../simulator/control/ibc-log';
+import type { ContainerFacts, DockerRepository, LogFollower } from './docker.repository';
+import type { GatewaySecretFiles } from './gateway-secret-files';
+import type { GatewayMode, GatewayRuntime, RuntimeEvent, RuntimeStatus } from './gateway-runtime';
+import { IbcLogStateReader } from './ibc-log-states';
+
+/** Labels every supervised container carries; the instance label is how a restarted supervisor finds it. */
+export const INSTANCE_LABEL = 'ib-gateway-supervisor.instance';
+export const MANAGED_BY_LABEL = 'ib-gateway-supervisor.managed-by';
+export const MANAGED_BY = 'ib-gateway-supervisor';
+
+/** Inside the container (the gnzsnz/ib-gateway image's interface, which the simulator image copies). */
+const SECRETS_DIR = '/run/secrets';
+const VNC_PORT = 5900;
+/** IBC needs a moment to log out cleanly on SIGTERM; Docker kills the container after this. */
+const STOP_TIMEOUT_SECONDS = 15;
+
+/** Everything the container runtime needs to know, already validated by the config schema. */
+export interface ContainerGatewaySettings {
+  image: string;
+  containerName: string;
+  tradingMode: 'paper' | 'live';
+  username: string;
+  password: string;
+  vncPassword: string | undefined;
+  /** Host ports on 127.0.0.1; 0 picks a free one when the container is created (kept across its restarts). */
+  apiPort: number;
+  vncPort: number;
+  readOnlyApi: boolean;
+  twoFactorTimeoutAction: 'restart' | 'exit';
+  reloginAfterTwoFactorTimeout: boolean;
+  autoRestartTime: string | undefined;
+  timeZone: string | undefined;
+  javaHeapSizeMb: number | undefined;
+  /** Extra labels (tests mark their containers) and extra image settings; never a secret. */
+  extraLabels: Record<string, string>;
+  extraEnv: Record<string, string>;
+}
+
+export interface ContainerRuntimeLog {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+const yesNo = (value: boolean) => (value ? 'yes' : 'no');
+
+/** A free TCP port on 127.0.0.1, chosen once so that the container keeps it across restarts. */
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The gateway as a Docker container (gnzsnz/ib-gateway or an image with the same interface). */
+export class ContainerGatewayRuntime implements GatewayRuntime {
+  readonly mode: GatewayMode = 'container';
+  private readonly eventSubject = new Subject<RuntimeEvent>();
+  private container: ContainerFacts | undefined;
+  private follower: LogFollower | undefined;
+  private exitWatch: AbortController | undefined;
+  private reader = new IbcLogStateReader();
+  /** Bumped whenever the supervisor itself stops/restarts/detaches, so the old run's exit is not "unexpected". */
+  private generation = 0;
+
+  constructor(
+    private readonly settings: ContainerGatewaySettings,
+    private readonly docker: DockerRepository,
+    private readonly secrets: GatewaySecretFiles,
+    private readonly log: ContainerRuntimeLog,
+    private readonly progress: (line: string) => void,
+  ) {}
+
+  get events(): Observable<RuntimeEvent> {
+    return this.eventSubject.asObservable();
+  }
+
+  get isRunning(): boolean {
+    return this.container?.state === 'running';
+  }
+
+  private get apiContainerPort(): number {
+    return IMAGE_PORTS[this.settings.tradingMode].socatPort;
+  }
+
+  async start(): Promise<'adopted' | 'started'> {
+    await this.docker.ping();
+    const mine = await this.docker.findContainers({ [INSTANCE_LABEL]: this.settings.containerName });
+    const [running, ...extraRunning] = mine.filter((container) => container.state === 'running');
+    for (const extra of extraRunning) {
+      // Two gateways of one user would kick each other's session; keep the newest.
+      this.log.warn(`Removing a second running gateway container ${extra.name} (${extra.id.slice(0, 12)})`);
+      await this.docker.remove(extra.id);
+    }
+    if (running) {
+      this.adopt(running);
+      await this.watch(running);
+      return 'adopted';
+    }
+    for (const stale of mine) {
+      this.log.info(
+        `Removing the stopped gateway container ${stale.name} (${stale.id.slice(0, 12)}) to create it afresh`,
+      );
+      await this.docker.remove(stale.id);
+    }
+    const pulled = await this.docker.ensureImage(this.settings.image, this.progress);
+    if (pulled === 'pulled') this.log.info(`Pulled ${this.settings.image}`);
+    let container: ContainerFacts;
+    try {
+      container = await this.docker.createAndStart(await this.containerSpec());
+    } catch (error) {
+      this.secrets.removeAll();
+      throw error;
+    }
+    this.log.info(
+      `Started the gateway container ${container.name} (${container.id.slice(0, 12)}) from ${container.image}; API on 127.0.0.1:${container.publishedPorts[this.apiContainerPort] ?? '?'}`,
+    );
+    await this.watch(container);
+    return 'started';
+  }
+
+  async stop(): Promise<void> {
+    this.unwatch();
+    const container = this.container;
+    if (container) {
+      await this.docker.stop(container.id, STOP_TIMEOUT_SECONDS);
+      this.container = (await this.docker.inspect(container.id)) ?? undefined;
+    }
+    this.secrets.removeAll();
+  }
+
+  async restart(): Promise<void> {
+    const known = this.container ? await this.docker.inspect(this.container.id) : undefined;
+    if (!known) {
+      // Nothing to restart (removed behind our back, or never started): create it afresh.
+      this.container = undefined;
+      await this.start();
+      return;
+    }
+    this.unwatch();
+    if (known.state === 'running') await this.docker.stop(known.id, STOP_TIMEOUT_SECONDS);
+    this.writeSecrets(); // the bind mounts need their source files
+    await this.docker.start(known.id);
+    const restarted = await this.docker.inspect(known.id);
+    if (!restarted)
+      throw new DomainError('INTERNAL', `The gateway container ${known.name} vanished while restarting`);
+    await this.watch(restarted);
+  }
+
+  async haltLogin(): Promise<void> {
+    // IBC retries some failed logins by itself (a cold restart after "Unrecognized Username or Password",
+    // a relogin after "Too many failed login attempts"); only a stopped container is sure not to. It is
+    // kept, not removed, so its log still says what happened.
+    this.unwatch();
+    const container = this.container;
+    if (!container) return;
+    await this.docker.stop(container.id, STOP_TIMEOUT_SECONDS);
+    this.container = (await this.docker.inspect(container.id)) ?? undefined;
+    this.secrets.removeAll();
+  }
+
+  async detach(): Promise<void> {
+    this.unwatch();
+    this.eventSubject.complete();
+    return Promise.resolve();
+  }
+
+  apiEndpoint(): { host: string; port: number } | undefined {
+    const port = this.container?.publishedPorts[this.apiContainerPort];
+    return port === undefined ? undefined : { host: '127.0.0.1', port };
+  }
+
+  status(): RuntimeStatus {
+    const container = this.container;
+    return {
+      image: container?.image ?? this.settings.image,
+      container: container
+        ? { id: container.id, name: container.name, state: container.state, startedAt: container.startedAt }
+        : undefined,
+      startedAt: container?.state === 'running' ? container.startedAt : undefined,
+      ports: {
+        api: container?.publishedPorts[this.apiContainerPort],
+        vnc: container?.publishedPorts[VNC_PORT],
+      },
+      loginAttempts: this.reader.loginAttempts,
+    };
+  }
+
+  async logs(lines: number): Promise<string[]> {
+    const container = this.container;
+    if (!container) return [];
+    return this.docker.tailLogs(container.id, lines);
+  }
+
+  private adopt(container: ContainerFacts): void {
+    this.log.info(
+      `Adopting the running gateway container ${container.name} (${container.id.slice(0, 12)}) instead of starting a second login`,
+    );
+    if (container.image !== this.settings.image) {
+      this.log.warn(
+        `The adopted container runs ${container.image}, not the configured ${this.settings.image}; restart the gateway to switch`,
+      );
+    }
+    if (
+      container.env.TRADING_MODE !== undefined &&
+      container.env.TRADING_MODE !== this.settings.tradingMode
+    ) {
+      this.log.warn(
+        `The adopted container trades in ${container.env.TRADING_MODE} mode, not the configured ${this.settings.tradingMode}`,
+      );
+    }
+  }
+
+  /** Follows the current run's log (from its start, so an adopted gateway's state is rebuilt) and its exit. */
+  private async watch(container: ContainerFacts): Promise<void> {
+    this.unwatch();
+    this.container = container;
+    this.reader = new IbcLogStateReader();
+    const generation = ++this.generation;
+    this.follower = await this.docker.followLogs(container.id, container.startedAt, (line) => {
+      this.log.debug(`[gateway] ${line}`);
+      const observation = this.reader.read(line);
+      if (observation && generation === this.generation)
+        this.eventSubject.next({ kind: 'observed', observation });
+    });
+    const exitWatch = new AbortController();
+    this.exitWatch = exitWatch;
+    this.docker
+      .waitForExit(container.id, exitWatch.signal)
+      .then(async (exitCode) => {
+        if (generation !== this.generation) return;
+        this.container = (await this.docker.inspect(container.id)) ?? undefined;
+        this.log.warn(`The gateway container ${container.name} exited with code ${exitCode}`);
+        this.eventSubject.next({ kind: 'exited', exitCode });
+      })
+      .catch((error: unknown) => {
+        if (generation === this.generation && !exitWatch.signal.aborted) {
+          this.log.warn(`Lost track of the gateway container ${container.name}: ${String(error)}`);
+        }
+      });
+  }
+
+  private unwatch(): void {
+    this.generation++;
+    this.follower?.close();
+    this.follower = undefined;
+    this.exitWatch?.abort();
+    this.exitWatch = undefined;
+  }
+
+  private writeSecrets(): Record<string, string> {
+    const files: Record<string, string> = {
+      [this.secrets.write('tws_password', this.settings.password)]: `${SECRETS_DIR}/tws_password`,
+    };
+    if (this.settings.vncPassword !== undefined) {
+      files[this.secrets.write('vnc_password', this.settings.vncPassword)] = `${SECRETS_DIR}/vnc_password`;
+    }
+    return files;
+  }
+
+  private async containerSpec() {
+    const settings = this.settings;
+    const env: Record<string, string> = {
+      ...settings.extraEnv,
+      TWS_USERID: settings.username,
+      // The password only ever travels as a file: `docker inspect` shows this path, never the password.
+      TWS_PASSWORD_FILE: `${SECRETS_DIR}/tws_password`,
+      TRADING_MODE: settings.tradingMode,
+      READ_ONLY_API: yesNo(settings.readOnlyApi),
+      TWOFA_TIMEOUT_ACTION: settings.twoFactorTimeoutAction,
+      RELOGIN_AFTER_TWOFA_TIMEOUT: yesNo(settings.reloginAfterTwoFactorTimeout),
+    };
+    if (settings.autoRestartTime !== undefined) env.AUTO_RESTART_TIME = settings.autoRestartTime;
+    if (settings.timeZone !== undefined) {
+      env.TIME_ZONE = settings.timeZone;
+      env.TZ = settings.timeZone;
+    }
+    if (settings.javaHeapSizeMb !== undefined) env.JAVA_HEAP_SIZE = String(settings.javaHeapSizeMb);
+    const ports: Record<number, number> = {
+      [this.apiContainerPort]: settings.apiPort === 0 ? await freeLoopbackPort() : settings.apiPort,
+    };
+    if (settings.vncPassword !== undefined) {
+      // The image starts its VNC server only with a password; without one there is nothing to publish.
+      env.VNC_SERVER_PASSWORD_FILE = `${SECRETS_DIR}/vnc_password`;
+      ports[VNC_PORT] = settings.vncPort === 0 ? await freeLoopbackPort() : settings.vncPort;
+    }
+    delete env.TWS_PASSWORD;
+    delete env.VNC_SERVER_PASSWORD;
+    return {
+      name: settings.containerName,
+      image: settings.image,
+      env,
+      labels: {
+        ...settings.extraLabels,
+        [INSTANCE_LABEL]: settings.containerName,
+        [MANAGED_BY_LABEL]: MANAGED_BY,
+      },
+      ports,
+      files: this.writeSecrets(),
+    };
+  }
+}

@@ -1,0 +1,95 @@
+import { Global, Logger, Module, type DynamicModule } from '@nestjs/common';
+import { APP_CONFIG } from '../app.module';
+import { usesSimulator, type AppConfig } from '../config/config.schema';
+import { IbGatewaySimulator } from '../simulator/simulator';
+import { ContainerGatewayRuntime } from './container-gateway-runtime';
+import { DockerRepository } from './docker.repository';
+import { GatewaySecretFiles } from './gateway-secret-files';
+import { GatewayController } from './gateway.controller';
+import { GatewayService, type GatewayLog } from './gateway.service';
+import { SimulatorGatewayRuntime, type SimulatorRuntimeTimings } from './simulator-gateway-runtime';
+
+export interface GatewayServiceOptions {
+  /** Simulator mode: the in-process simulator the gateway is. Required when the config has no credentials. */
+  simulator?: IbGatewaySimulator;
+  simulatorTimings?: SimulatorRuntimeTimings;
+  log?: GatewayLog;
+  /** Image pull progress lines; the log unless given. */
+  progress?: (line: string) => void;
+  /** Container mode: extra labels (e.g. tests mark their containers) and extra image settings; never a secret. */
+  containerLabels?: Record<string, string>;
+  containerEnv?: Record<string, string>;
+  docker?: DockerRepository;
+}
+
+function nestLog(): GatewayLog {
+  const logger = new Logger('GatewayService');
+  return {
+    info: (message) => logger.log(message),
+    warn: (message) => logger.warn(message),
+    error: (message) => logger.error(message),
+    debug: (message) => logger.debug(message),
+  };
+}
+
+/** The gateway service for a config: the container runtime with credentials, else the simulator runtime. */
+export function createGatewayService(config: AppConfig, options: GatewayServiceOptions = {}): GatewayService {
+  const log = options.log ?? nestLog();
+  if (usesSimulator(config)) {
+    // Without a simulator of its own (an app built directly), an idle one stands in; it is never started.
+    const simulator = options.simulator ?? new IbGatewaySimulator({ initialState: 'starting' });
+    return new GatewayService(config, new SimulatorGatewayRuntime(simulator, options.simulatorTimings), log);
+  }
+  const { ib, gateway } = config;
+  if (ib.username === undefined || ib.password === undefined)
+    throw new Error('Container mode needs credentials');
+  const runtime = new ContainerGatewayRuntime(
+    {
+      image: gateway.image,
+      containerName: gateway.containerName,
+      tradingMode: ib.tradingMode,
+      username: ib.username,
+      password: ib.password,
+      vncPassword: gateway.vncPassword,
+      apiPort: gateway.apiPort,
+      vncPort: gateway.vncPort,
+      readOnlyApi: gateway.readOnlyApi,
+      twoFactorTimeoutAction: gateway.twoFactorTimeoutAction,
+      reloginAfterTwoFactorTimeout: gateway.reloginAfterTwoFactorTimeout,
+      autoRestartTime: gateway.autoRestartTime,
+      timeZone: gateway.timeZone,
+      javaHeapSizeMb: gateway.javaHeapSizeMb,
+      extraLabels: options.containerLabels ?? {},
+      extraEnv: options.containerEnv ?? {},
+    },
+    options.docker ?? new DockerRepository(),
+    new GatewaySecretFiles(config.dataDir, gateway.containerName),
+    log,
+    options.progress ?? ((line) => log.info(line)),
+  );
+  return new GatewayService(config, runtime, log);
+}
+
+/**
+ * The gateway's lifecycle and its operations. Global, so that connection and health can inject
+ * GatewayService. main.ts builds and starts the service before the app (the container must exist to know its
+ * API port); without one (an app built directly, e.g. in tests), one is created here and never started.
+ */
+@Global()
+@Module({})
+export class GatewayModule {
+  static forRoot(gateway?: GatewayService): DynamicModule {
+    return {
+      module: GatewayModule,
+      controllers: [GatewayController],
+      providers: [
+        {
+          provide: GatewayService,
+          useFactory: (config: AppConfig) => gateway ?? createGatewayService(config, { log: nestLog() }),
+          inject: [APP_CONFIG],
+        },
+      ],
+      exports: [GatewayService],
+    };
+  }
+}

@@ -1,0 +1,148 @@
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { join } from 'node:path';
+import { DomainError } from '../common/domain-error';
+import type { AppConfig } from '../config/config.schema';
+import { DurableJsonLinesFile } from './durable-json-lines-file';
+import { InjectAppConfig } from './inject-app-config';
+
+export const ORDER_JOURNAL_FILE = 'order-journal.jsonl';
+
+export type OrderOperationName =
+  'place_order' | 'modify_order' | 'cancel_order' | 'cancel_all_orders' | 'preview_order';
+
+/**
+ * One line of the audit journal. request: what a caller asked (validated input); refusal: why the service
+ * refused it without touching the broker; sent: what went to the broker (order ids, contract, orders);
+ * response: what the broker said (openOrder, orderStatus, execDetails, commission, whatIf, error);
+ * outcome: what the API answered.
+ */
+export interface JournalEntry {
+  at: string;
+  type: 'request' | 'refusal' | 'sent' | 'response' | 'outcome';
+  operation?: OrderOperationName;
+  /** Ties a request to its refusal or outcome. */
+  requestId?: string;
+  orderId?: number;
+  orderIds?: number[];
+  [field: string]: unknown;
+}
+
+export interface JournalQuery {
+  limit: number;
+  since?: string | undefined;
+  orderId?: number | undefined;
+}
+
+/** Secrets of the config; a journal line holding one is redacted before it reaches the disk. */
+function configSecrets(config: AppConfig): string[] {
+  return [
+    config.ib.password,
+    config.ib.username,
+    config.gateway.vncPassword,
+    config.security.apiToken,
+    config.security.readOnlyToken,
+  ].filter((secret): secret is string => secret !== undefined && secret.length >= 4);
+}
+
+/** The durable audit journal of every order request and broker response (config.dataDir/order-journal.jsonl). */
+@Injectable()
+export class OrderJournalRepository implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(OrderJournalRepository.name);
+  private readonly file: DurableJsonLinesFile;
+  private readonly secrets: string[];
+  /** Appends started by broker events; the API awaits them (settled) before it answers. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(@InjectAppConfig() config: AppConfig) {
+    this.file = new DurableJsonLinesFile(join(config.dataDir, ORDER_JOURNAL_FILE));
+    this.secrets = configSecrets(config);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.file.open();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    await this.file.close();
+  }
+
+  /** Appends durably; the order flow awaits this before it sends anything to the broker. */
+  async append(entry: Omit<JournalEntry, 'at'>): Promise<void> {
+    try {
+      await this.file.append(this.redact({ at: new Date().toISOString(), ...entry } as JournalEntry));
+    } catch (error) {
+      this.logger.error({ err: error }, 'Could not write the order journal');
+      throw new DomainError(
+        'INTERNAL',
+        `The order journal could not be written (${(error as Error).message}); nothing was sent to the broker`,
+      );
+    }
+  }
+
+  /** Appends a broker event without blocking the event stream; {@link settled} waits for it. */
+  record(entry: Omit<JournalEntry, 'at'>): void {
+    const write = this.append(entry).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    this.inFlight.add(write);
+    void write.finally(() => this.inFlight.delete(write));
+  }
+
+  /** Resolves once every broker event recorded so far is on disk; throws if one could not be written. */
+  async settled(): Promise<void> {
+    const outcomes = await Promise.all([...this.inFlight]);
+    const failure = outcomes.find((outcome) => outcome !== undefined);
+    if (failure !== undefined) {
+      throw new DomainError(
+        'INTERNAL',
+        `The broker answered, but its response could not be written to the order journal (${(failure as Error).message})`,
+      );
+    }
+  }
+
+  /** Every entry, oldest first (start-up replay). */
+  async *entries(): AsyncGenerator<JournalEntry> {
+    for await (const value of this.file.read()) {
+      if (isJournalEntry(value)) yield value;
+    }
+  }
+
+  /** The newest `limit` entries matching the filters, oldest first, and how many matched in all. */
+  async query(query: JournalQuery): Promise<{ entries: JournalEntry[]; total: number }> {
+    await this.settled().catch(() => undefined);
+    const since = query.since === undefined ? undefined : Date.parse(query.since);
+    const matches: JournalEntry[] = [];
+    let total = 0;
+    for await (const entry of this.entries()) {
+      if (since !== undefined && Date.parse(entry.at) < since) continue;
+      if (query.orderId !== undefined && !concernsOrder(entry, query.orderId)) continue;
+      total++;
+      matches.push(entry);
+      if (matches.length > query.limit) matches.shift();
+    }
+    return { entries: matches, total };
+  }
+
+  private redact(entry: JournalEntry): JournalEntry {
+    if (this.secrets.length === 0) return entry;
+    let text = JSON.stringify(entry);
+    if (!this.secrets.some((secret) => text.includes(secret))) return entry;
+    for (const secret of this.secrets) text = text.split(secret).join('[REDACTED]');
+    return JSON.parse(text) as JournalEntry;
+  }
+}
+
+function isJournalEntry(value: unknown): value is JournalEntry {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as JournalEntry).at === 'string' &&
+    typeof (value as JournalEntry).type === 'string'
+  );
+}
+
+function concernsOrder(entry: JournalEntry, orderId: number): boolean {
+  return entry.orderId === orderId || (entry.orderIds?.includes(orderId) ?? false);
+}

@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/config.schema';
+import { IbApiRepository } from '../connection/ib-api.repository';
+import { InjectAppConfig } from './inject-app-config';
+
+/** What the limits need to know about one order. */
+export interface OrderExposure {
+  quantity: number;
+  /** The account the order goes to, when the caller named one. */
+  account?: string | undefined;
+  /** The price the notional is computed with: the limit (or stop) price, else the current quote. */
+  price: () => Promise<{ price: number; source: string } | undefined>;
+  multiplier: number;
+  currency: string;
+}
+
+/** IB paper accounts start with D (DU1234567); individual live accounts with U, advisors with F/I. */
+export function isPaperAccount(account: string): boolean {
+  return account.startsWith('D');
+}
+
+/**
+ * DESIGN §6, "orders without surprises": read-only mode, paper by default (live needs orders.allowLive),
+ * and the optional per-order quantity and notional limits. Each check returns why it refuses, or nothing.
+ */
+@Injectable()
+export class OrderSafetyPolicy {
+  constructor(
+    @InjectAppConfig() private readonly config: AppConfig,
+    private readonly ibApi: IbApiRepository,
+  ) {}
+
+  /** Read-only mode refuses everything that would change an order at the broker. */
+  readOnlyRefusal(): string | undefined {
+    if (!this.config.orders.readOnly) return undefined;
+    return 'the service is in read-only mode (orders.readOnly, --read-only): it places, modifies and cancels no orders';
+  }
+
+  /** Live accounts are off limits unless orders.allowLive is set. */
+  async liveAccountRefusal(account?: string): Promise<string | undefined> {
+    if (this.config.orders.allowLive) return undefined;
+    const advice = 'live orders are not enabled (orders.allowLive, --allow-live-orders)';
+    if (this.config.ib.tradingMode === 'live') {
+      return `the gateway is logged into a live account (ib.tradingMode live) and ${advice}`;
+    }
+    const managed = await this.ibApi.request('managed accounts', async (ib) => ib.getManagedAccounts());
+    const concerned = account === undefined ? managed : [account];
+    const live = concerned.filter((name) => name !== '' && !isPaperAccount(name));
+    if (live.length === 0) return undefined;
+    return `account ${live.join(', ')} is a live account (IB paper accounts start with D) and ${advice}`;
+  }
+
+  /** maxQuantity and maxNotional, with the values that broke them. */
+  async limitRefusal(exposure: OrderExposure): Promise<string | undefined> {
+    const { maxQuantity, maxNotional } = this.config.orders;
+    if (maxQuantity !== undefined && exposure.quantity > maxQuantity) {
+      return `quantity ${exposure.quantity} exceeds the per-order limit orders.maxQuantity = ${maxQuantity}`;
+    }
+    if (maxNotional === undefined) return undefined;
+    const priced = await exposure.price();
+    if (!priced) {
+      return `its notional cannot be checked against orders.maxNotional = ${maxNotional}: no price is available for the contract`;
+    }
+    const notional = exposure.quantity * priced.price * exposure.multiplier;
+    if (notional <= maxNotional) return undefined;
+    const multiplier = exposure.multiplier === 1 ? '' : ` × multiplier ${exposure.multiplier}`;
+    return `notional ${round(notional)} ${exposure.currency} (quantity ${exposure.quantity} × ${priced.source} ${priced.price}${multiplier}) exceeds the per-order limit orders.maxNotional = ${maxNotional}`;
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

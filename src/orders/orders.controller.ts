@@ -1,0 +1,159 @@
+import { ApiTags } from '@nestjs/swagger';
+import { McpController } from '@rekog/mcp-nest';
+import type { z } from 'zod';
+import { Input, Operation } from '../common/operation.decorator';
+import {
+  CancelAllOrdersResult,
+  CancelOrderInput,
+  ModifyOrderInput,
+  NoOrderInput,
+  OpenOrdersResult,
+  OrderJournalInput,
+  OrderJournalResult,
+  OrderStatusInput,
+  OrderStatusResult,
+  OrderView,
+  PlaceOrderInput,
+  PlaceOrderResult,
+  PreviewOrderInput,
+  PreviewOrderResult,
+} from './orders.schemas';
+import { OrdersService } from './orders.service';
+
+const SAFETY_NOTE =
+  'Refused with 403 in read-only mode, on a live account unless live orders are enabled, and beyond the per-order quantity and notional limits.';
+
+@ApiTags('orders')
+@McpController('orders')
+export class OrdersController {
+  constructor(private readonly orders: OrdersService) {}
+
+  @Operation({
+    name: 'preview_order',
+    summary: "Preview an order with IB's what-if",
+    description:
+      "Asks IB what the order would do without placing it: initial and maintenance margin change, equity with loan, commission, IB's warning, and whether place_order would accept it under the service's safety settings.",
+    // Read-only, but an order is a body, not a query string.
+    method: 'post',
+    path: 'preview',
+    input: PreviewOrderInput,
+    output: PreviewOrderResult,
+    safety: { readOnly: true, destructive: false, idempotent: true, openWorld: true },
+  })
+  async preview(
+    @Input(PreviewOrderInput) input: z.infer<typeof PreviewOrderInput>,
+  ): Promise<z.infer<typeof PreviewOrderResult>> {
+    return this.orders.preview(input);
+  }
+
+  @Operation({
+    name: 'place_order',
+    summary: 'Place an order (MKT, LMT, STP, STP LMT, TRAIL, or a bracket)',
+    description: `Places an order with IB and answers once IB acknowledged or rejected it. With bracket, places the entry plus a take-profit and a stop-loss child in one call and returns the three ids. Give an idempotencyKey to make retries safe: the same key returns the original order instead of placing another. ${SAFETY_NOTE}`,
+    path: '',
+    input: PlaceOrderInput,
+    output: PlaceOrderResult,
+    safety: { readOnly: false, destructive: true, idempotent: false, openWorld: true },
+  })
+  async place(
+    @Input(PlaceOrderInput) input: z.infer<typeof PlaceOrderInput>,
+  ): Promise<z.infer<typeof PlaceOrderResult>> {
+    return this.orders.place(input);
+  }
+
+  @Operation({
+    name: 'modify_order',
+    summary: 'Modify an open order',
+    description: `Changes the quantity, prices, time in force or outside-hours flag of a working order of this service; its type, side and contract stay. ${SAFETY_NOTE}`,
+    path: ':orderId/modify',
+    input: ModifyOrderInput,
+    output: OrderView,
+    safety: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
+  })
+  async modify(
+    @Input(ModifyOrderInput) input: z.infer<typeof ModifyOrderInput>,
+  ): Promise<z.infer<typeof OrderView>> {
+    return this.orders.modify(input);
+  }
+
+  @Operation({
+    name: 'cancel_order',
+    summary: 'Cancel an open order',
+    description:
+      'Cancels one working order (a bracket entry takes its children with it) and answers once IB confirmed it. Refused in read-only mode and on a live account unless live orders are enabled.',
+    method: 'delete',
+    path: ':orderId',
+    input: CancelOrderInput,
+    output: OrderView,
+    safety: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
+  })
+  async cancel(
+    @Input(CancelOrderInput) input: z.infer<typeof CancelOrderInput>,
+  ): Promise<z.infer<typeof OrderView>> {
+    return this.orders.cancel(input);
+  }
+
+  @Operation({
+    name: 'cancel_all_orders',
+    summary: 'Cancel every open order (global cancel)',
+    description:
+      "IB's global cancel: cancels every open order of the account, including those placed in TWS or by other API clients. Reports the orders seen cancelled and any IB still lists open. Refused in read-only mode and on a live account unless live orders are enabled.",
+    path: 'cancel-all',
+    input: NoOrderInput,
+    output: CancelAllOrdersResult,
+    safety: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
+  })
+  async cancelAll(
+    @Input(NoOrderInput) _input: z.infer<typeof NoOrderInput>,
+  ): Promise<z.infer<typeof CancelAllOrdersResult>> {
+    return this.orders.cancelAll();
+  }
+
+  @Operation({
+    name: 'get_open_orders',
+    summary: 'List the open orders',
+    description:
+      "Every working order in the gateway's accounts, as IB reports it now (all API clients and TWS).",
+    path: 'open',
+    input: NoOrderInput,
+    output: OpenOrdersResult,
+    safety: { readOnly: true, destructive: false, idempotent: true, openWorld: true },
+  })
+  async openOrders(
+    @Input(NoOrderInput) _input: z.infer<typeof NoOrderInput>,
+  ): Promise<z.infer<typeof OpenOrdersResult>> {
+    return this.orders.openOrders();
+  }
+
+  @Operation({
+    name: 'get_order_status',
+    summary: 'Get the status of an order',
+    description:
+      "One order's status, fills, average price and commission, by order id or by the idempotency key it was placed with; a bracket entry comes with its children. Known across restarts (from the audit journal).",
+    path: 'status',
+    input: OrderStatusInput,
+    output: OrderStatusResult,
+    safety: { readOnly: true, destructive: false, idempotent: true, openWorld: true },
+  })
+  async status(
+    @Input(OrderStatusInput) input: z.infer<typeof OrderStatusInput>,
+  ): Promise<z.infer<typeof OrderStatusResult>> {
+    return this.orders.status(input);
+  }
+
+  @Operation({
+    name: 'get_order_journal',
+    summary: 'Read the order audit journal',
+    description:
+      'The durable journal of every order request (place, modify, cancel, cancel all, preview), refusal, what was sent to the broker, and every broker response (order status, executions, commissions, errors), newest last.',
+    path: 'journal',
+    input: OrderJournalInput,
+    output: OrderJournalResult,
+    safety: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
+  })
+  async journal(
+    @Input(OrderJournalInput) input: z.infer<typeof OrderJournalInput>,
+  ): Promise<z.infer<typeof OrderJournalResult>> {
+    return this.orders.journalEntries(input);
+  }
+}

@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { ConnectionModule } from '../connection/connection.module';
+import { ContractsModule } from '../contracts/contracts.module';
+import { IdempotencyKeyRepository } from './idempotency-key.repository';
+import { OrderJournalRepository } from './order-journal.repository';
+import { OrderSafetyPolicy } from './order-safety.policy';
+import { OrderTracker } from './order-tracker';
+import { OrdersController } from './orders.controller';
+import { OrdersService } from './orders.service';
+
+@Module({
+  imports: [ConnectionModule, ContractsModule],
+  controllers: [OrdersController],
+  providers: [
+    OrderJournalRepository,
+    IdempotencyKeyRepository,
+    OrderSafetyPolicy,
+    OrderTracker,
+    OrdersService,
+  ],
+  exports: [OrdersService],
+})
+export class OrdersModule {}

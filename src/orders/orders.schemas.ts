@@ -1,0 +1,409 @@
+import { z } from 'zod';
+import { contractQueryShape, requireSymbolOrConId } from '../contracts/contracts.schemas';
+
+export const ORDER_TYPES = ['MKT', 'LMT', 'STP', 'STP LMT', 'TRAIL'] as const;
+export type OrderTypeName = (typeof ORDER_TYPES)[number];
+export const TIME_IN_FORCE = ['DAY', 'GTC', 'IOC', 'FOK', 'OPG'] as const;
+export const SIDES = ['BUY', 'SELL'] as const;
+export type Side = (typeof SIDES)[number];
+
+const price = (what: string) => z.number().positive('must be positive').optional().describe(what);
+
+/** The price fields of an order and the rules between them and the order type. */
+export interface OrderPricing {
+  orderType: OrderTypeName;
+  limitPrice?: number | undefined;
+  stopPrice?: number | undefined;
+  trailingAmount?: number | undefined;
+  trailingPercent?: number | undefined;
+}
+
+type PriceField = 'limitPrice' | 'stopPrice' | 'trailingAmount' | 'trailingPercent';
+
+/** Which price fields each order type needs and which it must not carry. */
+const PRICE_RULES: Record<OrderTypeName, { needs: PriceField[]; allows: PriceField[] }> = {
+  MKT: { needs: [], allows: [] },
+  LMT: { needs: ['limitPrice'], allows: ['limitPrice'] },
+  STP: { needs: ['stopPrice'], allows: ['stopPrice'] },
+  'STP LMT': { needs: ['limitPrice', 'stopPrice'], allows: ['limitPrice', 'stopPrice'] },
+  TRAIL: { needs: [], allows: ['trailingAmount', 'trailingPercent'] },
+};
+
+export interface FieldIssue {
+  path: string[];
+  message: string;
+}
+
+/**
+ * The price rules, as issues naming the field: shared by the input schemas (place, preview) and by
+ * modify_order, which can only check them once it knows the order's type.
+ */
+export function orderPricingIssues(order: OrderPricing): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const rules = PRICE_RULES[order.orderType];
+  for (const field of rules.needs) {
+    if (order[field] === undefined) {
+      issues.push({ path: [field], message: `is required for ${order.orderType} orders` });
+    }
+  }
+  for (const field of ['limitPrice', 'stopPrice', 'trailingAmount', 'trailingPercent'] as const) {
+    if (order[field] !== undefined && !rules.allows.includes(field)) {
+      issues.push({
+        path: [field],
+        message:
+          order.orderType === 'MKT'
+            ? 'must not be given for MKT orders (a market order takes no price)'
+            : `must not be given for ${order.orderType} orders`,
+      });
+    }
+  }
+  if (
+    order.orderType === 'TRAIL' &&
+    (order.trailingAmount === undefined) === (order.trailingPercent === undefined)
+  ) {
+    issues.push({
+      path: ['trailingAmount'],
+      message: 'TRAIL orders need exactly one of trailingAmount or trailingPercent',
+    });
+  }
+  return issues;
+}
+
+/** The price a bracket's exits are checked against: the entry's limit, else its stop; none for MKT. */
+export function entryReferencePrice(order: OrderPricing): number | undefined {
+  return order.limitPrice ?? order.stopPrice;
+}
+
+/** A BUY bracket takes profit above the entry and stops out below it; a SELL bracket the other way. */
+export function bracketIssues(
+  side: Side,
+  entryPrice: number | undefined,
+  entryLabel: string,
+  bracket: { takeProfitPrice: number; stopLossPrice: number },
+): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const above = side === 'BUY';
+  const wrongSide = (value: number, reference: number, mustBeAbove: boolean) =>
+    mustBeAbove ? value <= reference : value >= reference;
+  if (entryPrice !== undefined) {
+    if (wrongSide(bracket.takeProfitPrice, entryPrice, above)) {
+      issues.push({
+        path: ['bracket', 'takeProfitPrice'],
+        message: `must be ${above ? 'above' : 'below'} the ${entryLabel} ${entryPrice} for a ${side} bracket (it is ${bracket.takeProfitPrice})`,
+      });
+    }
+    if (wrongSide(bracket.stopLossPrice, entryPrice, !above)) {
+      issues.push({
+        path: ['bracket', 'stopLossPrice'],
+        message: `must be ${above ? 'below' : 'above'} the ${entryLabel} ${entryPrice} for a ${side} bracket (it is ${bracket.stopLossPrice})`,
+      });
+    }
+  } else if (wrongSide(bracket.takeProfitPrice, bracket.stopLossPrice, above)) {
+    issues.push({
+      path: ['bracket', 'takeProfitPrice'],
+      message: `must be ${above ? 'above' : 'below'} bracket.stopLossPrice for a ${side} bracket`,
+    });
+  }
+  return issues;
+}
+
+function addIssues(context: z.RefinementCtx, issues: FieldIssue[]): void {
+  for (const issue of issues) context.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+}
+
+// ---- Inputs ----
+
+const orderShape = {
+  ...contractQueryShape,
+  side: z.enum(SIDES).describe('BUY or SELL'),
+  quantity: z
+    .number()
+    .positive('must be positive')
+
+    .describe('How many shares or contracts; must be positive'),
+  orderType: z
+    .enum(ORDER_TYPES)
+    .describe(
+      'MKT (market), LMT (limit: limitPrice), STP (stop: stopPrice), STP LMT (stop limit: stopPrice and limitPrice), TRAIL (trailing stop: trailingAmount or trailingPercent)',
+    ),
+  limitPrice: price('Limit price; required for LMT and STP LMT, not allowed otherwise'),
+  stopPrice: price('Stop (trigger) price; required for STP and STP LMT, not allowed otherwise'),
+  trailingAmount: price('TRAIL only: distance of the stop from the market, in price units'),
+  trailingPercent: z
+    .number()
+    .positive('must be positive')
+    .max(100, 'must be at most 100')
+    .optional()
+    .describe('TRAIL only: distance of the stop from the market, in percent'),
+  tif: z
+    .enum(TIME_IN_FORCE)
+    .default('DAY')
+    .describe('Time in force: DAY (default), GTC (until cancelled), IOC, FOK, OPG (at the open)'),
+  outsideRth: z
+    .boolean()
+    .default(false)
+    .describe('Allow the order to work outside regular trading hours (default false)'),
+  account: z
+    .string()
+    .regex(/^[A-Za-z0-9]{1,20}$/, 'must be an IB account id such as DU1234567')
+    .optional()
+    .describe('Account to place the order in; default the only (or first) managed account'),
+};
+
+function refineOrder(value: OrderPricing, context: z.RefinementCtx): void {
+  addIssues(context, orderPricingIssues(value));
+}
+
+export const PreviewOrderInput = z
+  .strictObject(orderShape)
+  .superRefine(requireSymbolOrConId)
+  .superRefine(refineOrder);
+
+export const BRACKET_ENTRY_TYPES: readonly OrderTypeName[] = ['MKT', 'LMT', 'STP', 'STP LMT'];
+
+export const PlaceOrderInput = z
+  .strictObject({
+    ...orderShape,
+    bracket: z
+      .strictObject({
+        takeProfitPrice: z
+          .number()
+          .positive('must be positive')
+
+          .describe(
+            'Limit price of the take-profit child (SELL LMT for a BUY entry, BUY LMT for a SELL entry)',
+          ),
+        stopLossPrice: z
+          .number()
+          .positive('must be positive')
+
+          .describe('Stop price of the stop-loss child (a STP order on the opposite side)'),
+      })
+      .optional()
+      .describe(
+        'Makes this a bracket: the entry plus a take-profit and a stop-loss child that work once it fills; one fills, the other is cancelled',
+      ),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9._:-]+$/, 'must be 1-64 characters of letters, digits, . _ : -')
+      .optional()
+      .describe(
+        'Client key for safe retries: a retry with the same key returns the original order instead of placing another (also after a restart); the same key with different parameters is refused with 409',
+      ),
+  })
+  .superRefine(requireSymbolOrConId)
+  .superRefine(refineOrder)
+  .superRefine((value, context) => {
+    if (!value.bracket) return;
+    if (!BRACKET_ENTRY_TYPES.includes(value.orderType)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['bracket'],
+        message: `is not available with ${value.orderType} entry orders (use ${BRACKET_ENTRY_TYPES.join(', ')})`,
+      });
+      return;
+    }
+    const label = value.limitPrice !== undefined ? 'limitPrice' : 'stopPrice';
+    addIssues(context, bracketIssues(value.side, entryReferencePrice(value), label, value.bracket));
+  });
+
+const orderIdField = z.number().int().positive('must be positive').describe('IB order id');
+
+export const ModifyOrderInput = z
+  .strictObject({
+    orderId: orderIdField.describe('Id of the open order to modify'),
+    quantity: z.number().positive('must be positive').optional().describe('New total quantity'),
+    limitPrice: price('New limit price (LMT, STP LMT)'),
+    stopPrice: price('New stop price (STP, STP LMT)'),
+    trailingAmount: price('New trailing amount (TRAIL)'),
+    trailingPercent: z
+      .number()
+      .positive('must be positive')
+      .max(100, 'must be at most 100')
+      .optional()
+      .describe('New trailing percent (TRAIL)'),
+    tif: z.enum(TIME_IN_FORCE).optional().describe('New time in force'),
+    outsideRth: z.boolean().optional().describe('Whether the order may work outside regular hours'),
+  })
+  .superRefine((value, context) => {
+    const { orderId: _orderId, ...changes } = value;
+    if (Object.values(changes).every((change) => change === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: [],
+        message:
+          'name at least one change: quantity, limitPrice, stopPrice, trailingAmount, trailingPercent, tif or outsideRth',
+      });
+    }
+  });
+
+export const CancelOrderInput = z.strictObject({
+  orderId: orderIdField.describe('Id of the order to cancel'),
+});
+
+export const NoOrderInput = z.strictObject({});
+
+export const OrderStatusInput = z
+  .strictObject({
+    orderId: orderIdField.optional().describe('Order id; give this or idempotencyKey'),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('The idempotencyKey the order was placed with; give this or orderId'),
+  })
+  .superRefine((value, context) => {
+    if ((value.orderId === undefined) === (value.idempotencyKey === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['orderId'],
+        message: 'give exactly one of orderId or idempotencyKey',
+      });
+    }
+  });
+
+export const OrderJournalInput = z.strictObject({
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(100)
+    .describe('Most entries to return, the newest ones (default 100, max 1000)'),
+  since: z.iso
+    .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2025-06-11T15:00:00Z' })
+    .optional()
+    .describe('Only entries at or after this time (ISO 8601)'),
+  orderId: orderIdField.optional().describe('Only entries about this order id'),
+});
+
+// ---- Outputs ----
+
+export const OrderContract = z.object({
+  conId: z.number().int().optional().describe("IB's contract id"),
+  symbol: z.string().optional(),
+  secType: z.string().optional(),
+  exchange: z.string().optional(),
+  currency: z.string().optional(),
+  localSymbol: z.string().optional(),
+  expiry: z.string().optional().describe('Last trading day or contract month of a derivative'),
+  strike: z.number().optional(),
+  right: z.string().optional(),
+});
+
+export const OrderView = z.object({
+  orderId: z.number().int().describe('IB order id'),
+  parentId: z.number().int().optional().describe('Parent order id of a bracket child'),
+  permId: z.number().int().optional().describe("IB's permanent id of the order"),
+  clientId: z.number().int().optional().describe('API client that placed the order'),
+  account: z.string().optional(),
+  contract: OrderContract,
+  side: z.string().describe('BUY or SELL'),
+  quantity: z.number().describe('Total quantity'),
+  orderType: z.string(),
+  limitPrice: z.number().optional(),
+  stopPrice: z
+    .number()
+    .optional()
+    .describe('Stop price (STP, STP LMT); for TRAIL, the current trailing stop'),
+  trailingAmount: z.number().optional(),
+  trailingPercent: z.number().optional(),
+  tif: z.string().optional(),
+  outsideRth: z.boolean(),
+  idempotencyKey: z.string().optional(),
+  status: z
+    .string()
+    .describe(
+      "IB's order status: PendingSubmit, PreSubmitted, Submitted, Filled, Cancelled, ApiCancelled, Inactive (rejected), or Unknown",
+    ),
+  filled: z.number().describe('Quantity filled so far'),
+  remaining: z.number().describe('Quantity still working'),
+  avgFillPrice: z.number().optional(),
+  lastFillPrice: z.number().optional(),
+  commission: z.number().optional().describe('Commission charged so far, from the commission reports'),
+  lastError: z
+    .object({ code: z.number().int(), message: z.string(), at: z.string() })
+    .optional()
+    .describe("IB's last error or rejection for this order"),
+  updatedAt: z.string().describe('When the service last heard about this order (ISO 8601)'),
+});
+export type OrderView = z.infer<typeof OrderView>;
+
+export const PlaceOrderResult = z.object({
+  orderId: z.number().int().describe('Id of the (entry) order'),
+  orders: z.array(OrderView).describe('The order, or the bracket: entry, take-profit, stop-loss'),
+  bracket: z
+    .object({
+      parentOrderId: z.number().int(),
+      takeProfitOrderId: z.number().int(),
+      stopLossOrderId: z.number().int(),
+    })
+    .optional()
+    .describe('The ids of a bracket'),
+  idempotencyKey: z.string().optional(),
+  replayed: z
+    .boolean()
+    .describe(
+      'True when the idempotency key was seen before: nothing new was placed, this is the original order',
+    ),
+});
+
+const money = z.number().optional();
+
+export const PreviewOrderResult = z.object({
+  contract: OrderContract.describe('The contract the order is for'),
+  margin: z
+    .object({
+      initMarginBefore: money,
+      initMarginChange: money,
+      initMarginAfter: money,
+      maintMarginBefore: money,
+      maintMarginChange: money,
+      maintMarginAfter: money,
+      equityWithLoanBefore: money,
+      equityWithLoanChange: money,
+      equityWithLoanAfter: money,
+    })
+    .describe("IB's what-if margin impact, in the account's base currency"),
+  commission: z
+    .object({
+      commission: money,
+      minCommission: money,
+      maxCommission: money,
+      currency: z.string().optional(),
+    })
+    .describe("IB's commission estimate"),
+  warningText: z.string().optional().describe("IB's warning about the order, if any"),
+  safety: z
+    .object({
+      allowed: z
+        .boolean()
+        .describe("Whether place_order would accept this order under the service's safety settings"),
+      refusal: z.string().optional().describe('Why place_order would refuse it'),
+    })
+    .describe("The service's own checks (read-only mode, live account, limits)"),
+});
+
+export const OrderStatusResult = z.object({
+  order: OrderView,
+  children: z.array(OrderView).describe("A bracket's take-profit and stop-loss orders (empty otherwise)"),
+});
+
+export const CancelAllOrdersResult = z.object({
+  cancelledOrderIds: z.array(z.number().int()).describe('Orders of this service seen cancelled'),
+  stillOpen: z.array(OrderView).describe('Orders IB still reports open after the global cancel'),
+});
+
+export const OpenOrdersResult = z.object({
+  orders: z.array(OrderView).describe("Every open order in the gateway's accounts"),
+});
+
+export const OrderJournalResult = z.object({
+  entries: z
+    .array(z.looseObject({ at: z.string(), type: z.string() }))
+    .describe('Journal entries, oldest first: requests, refusals, broker responses'),
+  total: z.number().int().describe('How many entries matched before the limit'),
+});

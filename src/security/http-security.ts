@@ -1,0 +1,166 @@
+import { Logger, type INestApplication } from '@nestjs/common';
+import { serialize as serializeCookie } from 'cookie';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { MemoryStore, rateLimit, type RateLimitInfo } from 'express-rate-limit';
+import type { Server } from 'node:http';
+import { APP_CONFIG } from '../app.module';
+import type { AppConfig } from '../config/config.schema';
+import { AccessTokens, tagAccessLevel, TOKEN_COOKIE, type AccessLevel } from './access-tokens';
+import { sendRefusal, type Refusal } from './refusal';
+import { RequestOriginPolicy } from './request-origin-policy';
+
+/** Liveness and readiness: open to every orchestrator, without a token and without a rate limit. */
+const OPEN_PATHS = new Set(['/health', '/health/ready']);
+/** mcp-nest checks Origin and Host of the MCP endpoint itself (mcpTransportSecurity). */
+const MCP_PATH = '/mcp';
+/** Browser pages that take the token once as ?token= and keep it in an HttpOnly cookie. */
+const TOKEN_PAGES = new Set(['/vnc', '/docs']);
+/** Static files of those pages: a page load fetches dozens, so they do not count against the rate limit. */
+const STATIC_PREFIXES = ['/vnc/novnc/', '/docs/'];
+/** The gateway's screen takes keyboard and mouse input: only the full token opens it. */
+const VNC_PREFIX = '/vnc';
+const RATE_WINDOW_MS = 60_000;
+
+const logger = new Logger('HttpSecurity');
+
+function isVncPath(path: string): boolean {
+  return path === VNC_PREFIX || path.startsWith(`${VNC_PREFIX}/`);
+}
+
+/**
+ * Puts the security layers in front of every route, in this order: CORS (closed unless
+ * security.corsOrigins), the rate limit per client address, the Host/Origin policy, the API token.
+ * They are plain Express middleware registered before anything else, so they also cover what Nest's
+ * router does not see: Swagger UI at /docs and mcp-nest's self-mounted /mcp.
+ */
+export function installHttpSecurity(app: INestApplication): void {
+  const config = app.get<AppConfig>(APP_CONFIG, { strict: false });
+  const tokens = app.get(AccessTokens, { strict: false });
+  const origins = app.get(RequestOriginPolicy, { strict: false });
+  if (config.security.corsOrigins.length > 0) {
+    app.enableCors({
+      origin: config.security.corsOrigins,
+      exposedHeaders: ['Retry-After', 'WWW-Authenticate', 'Mcp-Session-Id'],
+      maxAge: 600,
+    });
+  }
+  const store = new MemoryStore();
+  (app.getHttpServer() as Server).once('close', () => store.shutdown());
+  app.use(rateLimiter(config.security.rateLimitPerMinute, store));
+  app.use(originCheck(origins));
+  app.use(tokenCheck(tokens));
+}
+
+function refuse(
+  request: Request,
+  response: Response,
+  refusal: Refusal,
+  headers?: Record<string, string>,
+): void {
+  // The path only: a query string may hold a token.
+  logger.warn(`Refused ${request.method} ${request.path} from ${request.ip ?? '?'}: ${refusal.message}`);
+  sendRefusal(response, refusal, headers);
+}
+
+function rateLimiter(limit: number, store: MemoryStore): RequestHandler {
+  return rateLimit({
+    windowMs: RATE_WINDOW_MS,
+    limit,
+    store,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    skip: (request) =>
+      OPEN_PATHS.has(request.path) || STATIC_PREFIXES.some((prefix) => request.path.startsWith(prefix)),
+    handler: (request, response) => {
+      const info = (request as Request & { rateLimit?: RateLimitInfo }).rateLimit;
+      const resetAt = info?.resetTime?.getTime() ?? Date.now() + RATE_WINDOW_MS;
+      const retryAfterSeconds = Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
+      sendRefusal(
+        response,
+        {
+          statusCode: 429,
+          code: 'RATE_LIMITED',
+          message: `Too many requests: at most ${limit} per minute per client address (security.rateLimitPerMinute); retry in ${retryAfterSeconds} s`,
+          retryAfterSeconds,
+        },
+        { 'Retry-After': String(retryAfterSeconds) },
+      );
+    },
+  });
+}
+
+function originCheck(policy: RequestOriginPolicy): RequestHandler {
+  return (request: Request, response: Response, next: NextFunction) => {
+    if (OPEN_PATHS.has(request.path) || request.path === MCP_PATH) return next();
+    const refusal = policy.check(request);
+    if (refusal) return refuse(request, response, refusal);
+    next();
+  };
+}
+
+function tokenCheck(tokens: AccessTokens): RequestHandler {
+  return (request: Request, response: Response, next: NextFunction) => {
+    if (OPEN_PATHS.has(request.path)) return next();
+    const pageToken = TOKEN_PAGES.has(request.path) ? queryToken(request) : undefined;
+    if (pageToken !== undefined && tokens.required)
+      return acceptPageToken(tokens, pageToken, request, response);
+    const result = tokens.authenticate(request, { acceptCookie: request.path !== MCP_PATH });
+    if ('refusal' in result) {
+      return refuse(request, response, result.refusal, {
+        'WWW-Authenticate': 'Bearer realm="ib-gateway-supervisor"',
+      });
+    }
+    const vncRefusal = vncAccessRefusal(request.path, result.level);
+    if (vncRefusal) return refuse(request, response, vncRefusal);
+    tagAccessLevel(request, result.level);
+    next();
+  };
+}
+
+/** Why /vnc refuses this access level, if it does. */
+export function vncAccessRefusal(path: string, level: AccessLevel): Refusal | undefined {
+  if (level === 'full' || !isVncPath(path)) return undefined;
+  return {
+    statusCode: 403,
+    code: 'FORBIDDEN',
+    message:
+      "The gateway's screen (/vnc) takes keyboard and mouse input, so it needs the full API token, not the read-only one",
+  };
+}
+
+function queryToken(request: Request): string | undefined {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
+  const token = new URL(request.originalUrl, 'http://service').searchParams.get('token');
+  return token === null || token === '' ? undefined : token;
+}
+
+/**
+ * A browser page opened with ?token=: keep the token in an HttpOnly, SameSite=Strict cookie (scripts cannot
+ * read it, other sites cannot send it) and redirect to the same page without it, out of the address bar
+ * and the history.
+ */
+function acceptPageToken(tokens: AccessTokens, token: string, request: Request, response: Response): void {
+  const level = tokens.levelOf(token);
+  if (level === undefined) {
+    return refuse(request, response, {
+      statusCode: 401,
+      code: 'UNAUTHORIZED',
+      message: 'The API token is not valid',
+    });
+  }
+  const vncRefusal = vncAccessRefusal(request.path, level);
+  if (vncRefusal) return refuse(request, response, vncRefusal);
+  const url = new URL(request.originalUrl, 'http://service');
+  url.searchParams.delete('token');
+  response.setHeader(
+    'Set-Cookie',
+    serializeCookie(TOKEN_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: request.secure,
+      path: '/',
+    }),
+  );
+  response.setHeader('Cache-Control', 'no-store');
+  response.redirect(303, `${url.pathname}${url.search}`);
+}

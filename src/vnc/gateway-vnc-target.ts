@@ -1,0 +1,25 @@
+import { forwardRef, Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../app.module';
+import type { AppConfig } from '../config/config.schema';
+import { GatewayService } from '../gateway/gateway.service';
+import type { VncEndpoint, VncTarget } from './vnc-target';
+
+/**
+ * The gateway's screen as GatewayService reports it: the VNC port the container publishes on 127.0.0.1
+ * (only when a VNC password is configured), or the in-process simulator's VNC server. Both use
+ * gateway.vncPassword.
+ */
+@Injectable()
+export class GatewayVncTarget implements VncTarget {
+  constructor(
+    private readonly gateway: GatewayService,
+    // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
+    @Inject(forwardRef(() => APP_CONFIG)) private readonly config: AppConfig,
+  ) {}
+
+  endpoint(): VncEndpoint | undefined {
+    const port = this.gateway.status().ports.vnc;
+    if (port === null) return undefined;
+    return { host: '127.0.0.1', port, password: this.config.gateway.vncPassword };
+  }
+}

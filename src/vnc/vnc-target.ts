@@ -1,0 +1,20 @@
+/** The gateway's VNC server as the service reaches it, with the password the service authenticates with. */
+export interface VncEndpoint {
+  host: string;
+  port: number;
+  /** VNC Authentication password (only its first 8 characters count); undefined when the server wants none. */
+  password: string | undefined;
+}
+
+/**
+ * Where the gateway's screen is right now: the in-process simulator's VNC server, or the VNC port the gateway
+ * container publishes. Undefined while there is none (the container is not running).
+ */
+export interface VncTarget {
+  endpoint(): VncEndpoint | undefined;
+}
+
+export const VNC_TARGET = Symbol('VNC_TARGET');
+
+/** A runtime without a gateway screen. */
+export const NO_VNC_TARGET: VncTarget = { endpoint: () => undefined };
