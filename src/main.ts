@@ -32,7 +32,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'IB Gateway kept healthy, as a REST API. Every operation here is also an MCP tool of the same name at /mcp. ' +
         "The gateway's screen (login dialogs, 2FA prompts) is at [/vnc](/vnc). When an API token is configured, " +
-        'send it as `Authorization: Bearer <token>` (the Authorize button), or open /docs?token=<token> once in a browser.',
+        'send it as `Authorization: Bearer <token>` (the Authorize button), or open `/docs?token=<token>` once in a browser.',
     )
     .setVersion(SERVICE_VERSION)
     .addBearerAuth({

@@ -294,7 +294,7 @@ export class DockerRepository {
       if (asDockerError(error).statusCode === 409) {
         throw new DomainError(
           'CONFLICT',
-          `A container named ${spec.name} already exists; remove it (docker rm -f ${spec.name}) or configure another container name`,
+          `A container named ${spec.name} already exists; remove it (docker rm -f ${spec.name}) or choose another --container-name`,
           { container: spec.name },
         );
       }
@@ -421,7 +421,7 @@ export class DockerRepository {
     if (port !== undefined) {
       return new DomainError(
         'CONFLICT',
-        `Port ${port} on 127.0.0.1 is already taken, so Docker could not publish the gateway on it. Stop what uses it (e.g. \`ss -ltnp 'sport = :${port}'\`) or configure another gateway port (0 lets Docker pick a free one)`,
+        `Port ${port} on 127.0.0.1 is already taken, so Docker could not publish the gateway on it. Stop what uses it (e.g. \`ss -ltnp 'sport = :${port}'\`) or choose another port (--gateway-api-port / --gateway-vnc-port; 0 picks a free one)`,
         { port },
       );
     }

@@ -90,8 +90,8 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     const assessment = this.assessment;
     const ladder = this.ladder.status(now);
     const session = this.ibApi.status();
-    const probe = assessment?.probe;
-    const lastTickAt = probe?.lastTickAt;
+    const probe = this.watchdog.probeNow();
+    const lastTickAt = probe.lastTickAt;
     return {
       state: this.state,
       reason: this.reason,
@@ -99,7 +99,7 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
       gateway: { state: this.gateway.state, loginBlocked: this.gateway.loginBlocked },
       connection: { state: CONNECTION_STATE_NAMES[session.state], clientId: session.clientId ?? null },
       market: {
-        symbol: probe?.symbol ?? '',
+        symbol: probe.symbol,
         open: assessment?.market.open ?? null,
         nextOpen: assessment?.market.nextOpen?.toISOString() ?? null,
         timeZoneId: assessment?.market.timeZoneId ?? null,
@@ -108,11 +108,11 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
         ).toISOString(),
       },
       probe: {
-        symbol: probe?.symbol ?? '',
-        conId: probe?.conId ?? null,
-        subscribed: probe?.subscribed ?? false,
+        symbol: probe.symbol,
+        conId: probe.conId ?? null,
+        subscribed: probe.subscribed,
         lastTickAt: lastTickAt === undefined ? null : new Date(lastTickAt).toISOString(),
-        error: probe?.error ?? null,
+        error: probe.error ?? null,
       },
       lastTickAgeSeconds: lastTickAt === undefined ? null : Math.max(0, (now - lastTickAt) / 1000),
       staleAfterSeconds: this.watchdog.staleAfterSeconds,

@@ -149,6 +149,17 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /** The probe as it is now (assessments are taken once per check interval). */
+  probeNow(): DataAssessment['probe'] {
+    return {
+      symbol: this.probeSymbol,
+      conId: this.probeContract?.conId,
+      subscribed: this.probeSubscription !== undefined,
+      lastTickAt: this.probeLastTickAt,
+      error: this.probeError,
+    };
+  }
+
   get staleAfterSeconds(): number {
     return this.staleAfterMs / 1000;
   }
@@ -300,13 +311,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
         nextOpen: nextOpenOf(entry, gatewayTime),
         timeZoneId: entry?.hours?.timeZoneId,
       },
-      probe: {
-        symbol: this.probeSymbol,
-        conId: probeConId,
-        subscribed: this.probeSubscription !== undefined,
-        lastTickAt: this.probeLastTickAt,
-        error: this.probeError,
-      },
+      probe: this.probeNow(),
       quietForMs,
       streams,
     };

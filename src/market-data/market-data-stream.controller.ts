@@ -78,13 +78,11 @@ export class MarketDataStreamController {
     });
     response.flushHeaders();
     let eventId = 0;
-    const send = (event: string, data: unknown): void => {
+    const write = (text: string): void => {
+      if (response.writableEnded || response.destroyed) return;
       // A client that stopped reading is dropped rather than buffered for without end.
-      if (response.writableLength > MAX_UNREAD_BYTES) {
-        response.destroy();
-        return;
-      }
-      response.write(`id: ${++eventId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (response.writableLength > MAX_UNREAD_BYTES) response.destroy();
+      else response.write(text);
     };
     const subscription = merge(
       ...feed.streams.map(({ contract, lease }) =>
@@ -97,11 +95,12 @@ export class MarketDataStreamController {
         ),
       ),
     ).subscribe({
-      next: ({ event, data }) => send(event, data),
+      next: ({ event, data }) =>
+        write(`id: ${++eventId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
       complete: () => response.end(),
     });
     // A comment now and then keeps proxies from closing an idle stream and finds clients that are gone.
-    const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
     response.on('close', () => {
       clearInterval(heartbeat);
       subscription.unsubscribe();

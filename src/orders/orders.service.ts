@@ -393,7 +393,7 @@ export class OrdersService {
 
   /**
    * Throws the broker's rejection (or a timeout) as a domain error. A rejected bracket leaves nothing
-   * behind: its held legs are cancelled; a rejected key is released so a corrected retry may use it.
+   * behind (its held, never transmitted legs are cancelled), so its key is released: a retry may place it.
    */
   private async failUnlessAccepted(
     answers: Map<number, Acknowledgement>,
@@ -410,7 +410,7 @@ export class OrdersService {
         const session = this.session('cancelling the rest of a rejected bracket');
         for (const orderId of accepted) session.cancelOrder(orderId);
       }
-      if (key !== undefined && accepted.length === 0) await this.keys.release(key);
+      if (key !== undefined) await this.keys.release(key);
       throw this.brokerError(rejection.answer.code, rejection.answer.message, rejection.orderId, contract);
     }
     const unanswered = ids.filter((orderId) => !answers.has(orderId));

@@ -14,7 +14,7 @@ const OPEN_PATHS = new Set(['/health', '/health/ready']);
 /** mcp-nest checks Origin and Host of the MCP endpoint itself (mcpTransportSecurity). */
 const MCP_PATH = '/mcp';
 /** Browser pages that take the token once as ?token= and keep it in an HttpOnly cookie. */
-const TOKEN_PAGES = new Set(['/vnc', '/docs']);
+const TOKEN_PAGES = new Set(['/vnc', '/vnc/', '/docs', '/docs/']);
 /** Static files of those pages: a page load fetches dozens, so they do not count against the rate limit. */
 const STATIC_PREFIXES = ['/vnc/novnc/', '/docs/'];
 /** The gateway's screen takes keyboard and mouse input: only the full token opens it. */

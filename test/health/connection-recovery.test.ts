@@ -1,4 +1,4 @@
-import { ConnectionState, SecType, type IBApiNext } from '@stoqey/ib';
+import { ConnectionState, IBApiNext, SecType } from '@stoqey/ib';
 import type { Observable, Subscription } from 'rxjs';
 import type { z } from 'zod';
 import type { ConnectionStatus } from '../../src/connection/connection.schemas';
@@ -86,6 +86,9 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
   it('reconnects a dropped session with exponential backoff, and streams resume ticking on their own', async () => {
     const health = (running = await startHealthService({ staleAfterSeconds: 30 }));
     const { service, simulator } = health;
+    await eventually('the probe ticking', async () =>
+      (await health.status()).state === 'data-flowing' ? true : undefined,
+    );
     const ibApi = service.app.get(IbApiRepository);
     const aapl = await service.app.get(ContractsService).resolveContract({ symbol: 'AAPL' });
     // A client stream (the market data feature's) and a bare IBApiNext stream on the service's session.
@@ -124,9 +127,12 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
           ? true
           : undefined,
       );
-      expect(simulator.stats().activeMarketDataSubscriptions).toBeGreaterThanOrEqual(2);
-      const status = await health.status();
-      expect(Date.parse(status.probe.lastTickAt ?? '')).toBeGreaterThan(droppedAt + 2_500);
+      await eventually('the watchdog probe ticking again', async () => {
+        const status = await health.status();
+        return Date.parse(status.probe.lastTickAt ?? '') > droppedAt + 2_500 ? true : undefined;
+      });
+      // The new connection holds the streams again (the old connection's died with it): AAPL and the probe.
+      expect(simulator.stats().activeMarketDataSubscriptions).toBe(2);
       expect((await health.events({ source: 'ladder' })).events).toEqual([]); // the session layer handled it
     } finally {
       rawTicks.subscription.unsubscribe();
@@ -161,6 +167,38 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
     } finally {
       untap();
       await simulator.stop();
+    }
+  });
+
+  it('leaves no timer behind on shutdown, where IBApiNext alone leaves its reconnect timer running', async () => {
+    const created: NodeJS.Timeout[] = [];
+    const original = global.setTimeout;
+    const spy = jest.spyOn(global, 'setTimeout').mockImplementation(((
+      ...args: Parameters<typeof setTimeout>
+    ) => {
+      const timer = original(...args);
+      created.push(timer);
+      return timer;
+    }));
+    // Node marks a timer that fired or was cleared as destroyed.
+    const pending = () =>
+      created.filter((timer) => !(timer as unknown as { _destroyed: boolean })._destroyed);
+    try {
+      const ibApi = new IbApiRepository();
+      ibApi.connect({ host: '127.0.0.1', port: 1, clientId: 3 }); // nothing listens: it keeps retrying
+      await eventually('a retry pending', () => (ibApi.status().failedAttempts >= 2 ? true : undefined));
+      expect(pending().length).toBeGreaterThan(0);
+      ibApi.onModuleDestroy();
+      expect(pending()).toEqual([]);
+
+      created.length = 0;
+      const bare = new IBApiNext({ host: '127.0.0.1', port: 1, reconnectInterval: 2_000 });
+      bare.connect(4);
+      await eventually('its reconnect timer', () => (pending().length > 0 ? true : undefined));
+      bare.disconnect();
+      expect(pending().length).toBeGreaterThan(0); // the library's own loop outlives disconnect()
+    } finally {
+      spy.mockRestore();
     }
   });
 

@@ -51,7 +51,9 @@ export async function startHealthService(
     simulator,
     status: async () => (await (await fetch(`${base}/health/status`)).json()) as z.infer<typeof HealthStatus>,
     events: async (query = {}) => {
-      const search = new URLSearchParams(Object.entries(query).map(([key, value]) => [key, String(value)]));
+      const search = new URLSearchParams(
+        Object.entries(query).map(([key, value]): [string, string] => [key, String(value)]),
+      );
       const response = await fetch(`${base}/health/events?${search.toString()}`);
       return (await response.json()) as z.infer<typeof HealthEvents>;
     },

@@ -19,17 +19,20 @@ export interface WireCounter {
 }
 
 /**
- * Counts the requests with these TWS message ids that reach the simulator, from every client or only from
- * the one with `clientId` (the service's session).
+ * Counts the requests with these TWS message ids that reach the simulator from the session with
+ * `clientId` (the service's), about the contract with `symbol` when given (the service's own watchdog
+ * streams a probe contract meanwhile).
  */
 export function upstreamRequests(
   simulator: IbGatewaySimulator,
   messageIds: readonly number[],
-  clientId?: number,
+  clientId: number,
+  symbol?: string,
 ): WireCounter {
   let count = 0;
   const stop = simulator.tap((direction, session, fields) => {
-    if (direction !== 'in' || (clientId !== undefined && session.clientId !== clientId)) return;
+    if (direction !== 'in' || session.clientId !== clientId) return;
+    if (symbol !== undefined && !fields.includes(symbol)) return;
     if (messageIds.includes(Number(fields[0]))) count++;
   });
   return { count: () => count, stop };

@@ -110,8 +110,8 @@ describe('pacing: whatever the callers do, the service keeps inside IB limits', 
 
   it('sends identical concurrent quote requests to IB once, over REST and MCP alike', async () => {
     const mcp = await connectMcpClient(service);
-    const quotes = upstreamRequests(simulator, [REQ_MKT_DATA], serviceClientId);
-    const lookups = upstreamRequests(simulator, [REQ_CONTRACT_DATA], serviceClientId);
+    const quotes = upstreamRequests(simulator, [REQ_MKT_DATA], serviceClientId, 'IWM');
+    const lookups = upstreamRequests(simulator, [REQ_CONTRACT_DATA], serviceClientId, 'IWM');
     try {
       // A contract and type no other test asks for, so nothing is streaming or cached for it.
       const answers = await Promise.all(
@@ -139,7 +139,7 @@ describe('pacing: whatever the callers do, the service keeps inside IB limits', 
   });
 
   it('sends identical concurrent historical requests to IB once', async () => {
-    const counter = upstreamRequests(simulator, [REQ_HISTORICAL_DATA], serviceClientId);
+    const counter = upstreamRequests(simulator, [REQ_HISTORICAL_DATA], serviceClientId, 'QQQ');
     const query = new URLSearchParams({ symbol: 'QQQ', duration: '3 D', barSize: '30 mins' }).toString();
     try {
       const answers = await Promise.all(

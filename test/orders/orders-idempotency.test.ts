@@ -135,6 +135,54 @@ describe('idempotency keys: a retry returns the original order, also across a su
     expect(brokerState(simulator)).toEqual(before);
   });
 
+  it('releases a key whose order IB rejected: the retry is judged again, not replayed', async () => {
+    const { rest } = await startSupervisor();
+    const rejected = {
+      symbol: 'SPX',
+      secType: 'IND',
+      exchange: 'CBOE',
+      side: 'BUY',
+      quantity: 1,
+      orderType: 'LMT',
+      limitPrice: 10,
+      idempotencyKey: 'rejected-1',
+    };
+    const first = await rest.post<{ code: string; ibCode: number }>('/orders', rejected);
+    expect([first.status, first.body.ibCode]).toEqual([400, 201]);
+    const retry = await rest.post<{ code: string; ibCode: number }>('/orders', rejected);
+    expect([retry.status, retry.body.ibCode]).toEqual([400, 201]);
+    expect((await rest.get('/orders/status?idempotencyKey=rejected-1')).status).toBe(404);
+  });
+
+  it('has the request, what was sent, the broker acknowledgement and the outcome on disk when it answers', async () => {
+    const { rest } = await startSupervisor();
+    const placed = await rest.post<Placed>('/orders', {
+      symbol: 'AAPL',
+      side: 'BUY',
+      quantity: 1,
+      orderType: 'LMT',
+      limitPrice: restingPrice(simulator, AAPL_CON_ID, 'BUY'),
+    });
+    // Read the file right away, not through the API.
+    const onDisk = readFileSync(join(config.dataDir, 'order-journal.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as JournalEntry & { requestId?: string });
+    const sent = onDisk.find(
+      (entry) => entry.type === 'sent' && entry.orderIds?.includes(placed.body.orderId),
+    );
+    expect(sent).toBeDefined();
+    const requestId = sent?.requestId;
+    expect(onDisk.some((entry) => entry.type === 'request' && entry.requestId === requestId)).toBe(true);
+    expect(
+      onDisk.some(
+        (entry) =>
+          entry.type === 'response' && entry.event === 'openOrder' && entry.orderId === placed.body.orderId,
+      ),
+    ).toBe(true);
+    expect(onDisk.some((entry) => entry.type === 'outcome' && entry.requestId === requestId)).toBe(true);
+  });
+
   it('returns the original resting order, not a second one, when the retry comes after a restart', async () => {
     const order = {
       symbol: 'AAPL',
@@ -281,7 +329,7 @@ describe('idempotency keys: a retry returns the original order, also across a su
     const placedIds = journal.body.entries
       .filter((entry) => entry.type === 'sent' && entry.operation === 'place_order')
       .flatMap((entry) => entry.orderIds ?? []);
-    // Every order of every supervisor in this test file, in placement order.
+    // Every order of every supervisor in this test file; the broker answered each (accepted or rejected).
     const everyPlaced = [...new Set(placedIds)];
     expect(everyPlaced).toEqual(
       expect.arrayContaining([placedBefore.body.orderId, placedAfter.body.orderId]),
@@ -289,7 +337,9 @@ describe('idempotency keys: a retry returns the original order, also across a su
     expect(everyPlaced.length).toBeGreaterThanOrEqual(8);
     const acknowledged = new Set(
       journal.body.entries
-        .filter((entry) => entry.type === 'response' && entry.event === 'openOrder')
+        .filter(
+          (entry) => entry.type === 'response' && (entry.event === 'openOrder' || entry.event === 'error'),
+        )
         .map((entry) => entry.orderId),
     );
     for (const orderId of everyPlaced) expect(acknowledged.has(orderId)).toBe(true);

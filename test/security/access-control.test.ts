@@ -1,3 +1,4 @@
+import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@modelcontextprotocol/client';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { AppConfigSchema, CONFIG_DEFAULTS } from '../../src/config/config.schema';
 import type { RunningService } from '../../src/main';
@@ -179,6 +180,30 @@ describe('access control with API tokens configured', () => {
     expect(simulator.broker.snapshot().nextValidOrderId).toBe(ordersBefore.nextValidOrderId);
     expect(simulator.broker.snapshot().openOrders).toEqual(ordersBefore.openOrders);
     expect(simulator.stats().connectedClients).toEqual(sessionBefore);
+  });
+
+  it('keeps the read-only token to read-only tools for clients of the current MCP revision (2026-07-28) too', async () => {
+    const client = new ClientV2(
+      { name: 'ibgs-security-test', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    await client.connect(
+      new HttpV2(new URL(service.urls.mcp), {
+        requestInit: { headers: { authorization: `Bearer ${READ_ONLY_TOKEN}` } },
+      }),
+    );
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      const reconnect = await client.callTool({ name: 'reconnect', arguments: {} });
+      expect(reconnect.isError).toBe(true);
+      expect(JSON.stringify(reconnect.content)).toMatch(
+        /reconnect changes state, and the read-only API token/,
+      );
+      const time = await client.callTool({ name: 'get_server_time', arguments: {} });
+      expect(time.isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
   });
 
   it('lets the full token do what the read-only one may not (the guard is what stopped it)', async () => {

@@ -133,6 +133,19 @@ describe('the /vnc websocket proxy to the simulator gateway screen', () => {
     }
   });
 
+  it('speaks the older RFB versions 3.7 and 3.3 to viewers that ask for them', async () => {
+    for (const version of ['3.7', '3.3'] as const) {
+      const bridge = await WebsocketTcpBridge.open(websocketUrl(service), auth);
+      bridges.push(bridge);
+      const client = await RfbClient.connect({ port: bridge.port, version });
+      clients.push(client);
+      expect(client.serverInit.name).toBe('IB Gateway (simulator)');
+      client.requestUpdate(false);
+      await client.nextUpdate();
+      expect(distinctColours(client.framebuffer)).toBeGreaterThan(1);
+    }
+  });
+
   it('refuses the websocket without the full API token, or from a foreign page', async () => {
     const url = websocketUrl(service);
     expect(await upgradeStatus(url, {})).toBe(401);
