@@ -15,6 +15,3 @@ export interface VncTarget {
 }
 
 export const VNC_TARGET = Symbol('VNC_TARGET');
-
-/** A runtime without a gateway screen. */
-export const NO_VNC_TARGET: VncTarget = { endpoint: () => undefined };

@@ -94,7 +94,14 @@ describe('in a real browser (headless Chromium)', () => {
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
     expect(await page.evaluate<string>('document.cookie')).not.toContain('ibgs_token');
 
-    await page.waitForSelector('body[data-state="connected"]', { timeout: 15_000 });
+    await page
+      .waitForSelector('body[data-state="connected"]', { timeout: 30_000 })
+      .catch(async (error: unknown) => {
+        const status = await page.locator('#status').innerText();
+        throw new Error(
+          `noVNC did not connect (page status: "${status}", page errors: ${pageErrors.join('; ')}): ${String(error)}`,
+        );
+      });
     const canvas = page.locator('#screen canvas');
     const waitForInk = async (): Promise<Buffer> => {
       // The first frame may still be on its way when noVNC reports the connection.

@@ -1,0 +1,139 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { check, percentiles, printTable, round, startReadyService, writeResult } from './support';
+
+/**
+ * Load: 50 concurrent HTTP clients (in a second process) ask quotes for 100 contracts that this service
+ * already streams (five SSE streams of 20 AAPL options each), for a fixed time. Reports throughput, p99 and
+ * the simulator's count of pacing errors.
+ */
+const CLIENTS = 50;
+const CONTRACTS = 100;
+const STREAM_SIZE = 20;
+const DURATION_MS = Number(process.env.BENCH_LOAD_DURATION_MS ?? 15_000);
+const UNDERLYING = 'AAPL';
+
+export interface LoadClientResult {
+  requests: number;
+  failures: number;
+  firstFailure: string | undefined;
+  fromStream: number;
+  durationMs: number;
+  latenciesMs: number[];
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const response = await fetch(url);
+  const body = (await response.json()) as T;
+  check(response.status === 200, `${url} answered ${response.status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Opens an SSE stream and resolves once every contract in it has sent a quote. */
+export async function openStream(base: string, conIds: number[], abort: AbortSignal): Promise<void> {
+  const response = await fetch(`${base}/market-data/stream?conIds=${conIds.join(',')}`, { signal: abort });
+  check(response.status === 200 && response.body !== null, `stream answered ${response.status}`);
+  const waiting = new Set(conIds);
+  const decoder = new TextDecoder();
+  let buffered = '';
+  const reader = response.body.getReader();
+  const deadline = Date.now() + 30_000;
+  while (waiting.size > 0) {
+    check(Date.now() < deadline, `no quote within 30 s for conIds ${[...waiting].join(',')}`);
+    const { value, done } = await reader.read();
+    check(!done, 'the stream ended early');
+    buffered += decoder.decode(value, { stream: true });
+    for (const match of buffered.matchAll(/"conId":(\d+)/g)) waiting.delete(Number(match[1]));
+    buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
+  }
+  // Keep reading (and discarding) so the service never sees a slow consumer.
+  void (async () => {
+    for (;;) {
+      const { done } = await reader.read().catch(() => ({ done: true }));
+      if (done) return;
+    }
+  })();
+}
+
+export async function runLoadClient(
+  base: string,
+  conIds: number[],
+  durationMs: number = DURATION_MS,
+): Promise<LoadClientResult> {
+  const script = join(__dirname, 'load-client.js');
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [script, base, conIds.join(','), String(CLIENTS), String(durationMs)],
+      { maxBuffer: 512 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`load client failed: ${stderr || error.message}`));
+        else resolve(JSON.parse(stdout) as LoadClientResult);
+      },
+    );
+  });
+}
+
+export async function runLoad(): Promise<Record<string, unknown>> {
+  const service = await startReadyService();
+  const simulator = service.simulator;
+  check(simulator !== undefined, 'the service runs against its in-process simulator');
+  const abort = new AbortController();
+  try {
+    const base = service.urls.base;
+    const chain = await getJson<{ chains: { expirations: string[] }[] }>(
+      `${base}/contracts/option-chain?symbol=${UNDERLYING}`,
+    );
+    const expirations = chain.chains[0]?.expirations ?? [];
+    const conIds: number[] = [];
+    for (const expiry of expirations) {
+      if (conIds.length >= CONTRACTS) break;
+      const options = await getJson<{ contracts: { conId: number }[] }>(
+        `${base}/contracts/options?symbol=${UNDERLYING}&expiry=${expiry}&limit=${CONTRACTS - conIds.length}`,
+      );
+      conIds.push(...options.contracts.map((option) => option.conId));
+    }
+    check(conIds.length === CONTRACTS, `${CONTRACTS} option contracts (got ${conIds.length})`);
+
+    console.log(`  load: opening ${CONTRACTS / STREAM_SIZE} quote streams of ${STREAM_SIZE} contracts`);
+    for (let offset = 0; offset < conIds.length; offset += STREAM_SIZE) {
+      await openStream(base, conIds.slice(offset, offset + STREAM_SIZE), abort.signal);
+    }
+    const violationsBefore = simulator.stats().pacingViolations;
+    console.log(`  load: ${CLIENTS} clients for ${DURATION_MS / 1000} s`);
+    const load = await runLoadClient(base, conIds);
+    const pacingErrors = simulator.stats().pacingViolations - violationsBefore;
+    const latency = percentiles(load.latenciesMs);
+    const throughput = load.requests / (load.durationMs / 1000);
+    printTable(`Load: ${CLIENTS} concurrent clients, quotes of ${CONTRACTS} streaming contracts`, [
+      ['quotes', 'quotes/s', 'p50 ms', 'p99 ms', 'from stream', 'failures', 'pacing errors'],
+      [load.requests, round(throughput, 0), latency.p50, latency.p99, load.fromStream, load.failures, pacingErrors],
+    ]);
+    console.log(`target: >= 5000 quotes/s for streaming contracts, zero pacing errors`);
+    if (load.firstFailure) console.log(`first failure: ${load.firstFailure}`);
+    const result = {
+      clients: CLIENTS,
+      contracts: CONTRACTS,
+      durationMs: load.durationMs,
+      requests: load.requests,
+      quotesPerSecond: throughput,
+      latencyMs: latency,
+      fromStream: load.fromStream,
+      failures: load.failures,
+      firstFailure: load.firstFailure,
+      pacingErrors,
+    };
+    writeResult('load', result);
+    return result;
+  } finally {
+    abort.abort();
+    await service.close();
+  }
+}
+
+if (require.main === module) {
+  runLoad().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

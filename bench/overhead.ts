@@ -1,0 +1,130 @@
+import { ConnectionState, IBApiNext, SecType, type Contract } from '@stoqey/ib';
+import { filter, firstValueFrom, timeout } from 'rxjs';
+import {
+  check,
+  connectMcp,
+  elapsedMs,
+  percentiles,
+  printTable,
+  round,
+  sleep,
+  startReadyService,
+  writeResult,
+  type Percentiles,
+} from './support';
+
+/**
+ * Overhead: the same snapshot quote (AAPL) fetched directly with @stoqey/ib from the simulator, through REST
+ * and through MCP, interleaved round by round (rotating the order) so that all three see the same machine.
+ * Rounds are paced below IB's 50 messages/s so that no path waits in @stoqey/ib's request limiter.
+ */
+const ROUNDS = Number(process.env.BENCH_OVERHEAD_ROUNDS ?? 2000);
+const ROUNDS_PER_SECOND = 15;
+const SYMBOL = 'AAPL';
+
+type Path = 'direct' | 'rest' | 'mcp';
+
+export async function runOverhead(): Promise<Record<string, unknown>> {
+  const service = await startReadyService();
+  const simulator = service.simulator;
+  check(simulator !== undefined, 'the service runs against its in-process simulator');
+  const direct = new IBApiNext({ host: '127.0.0.1', port: simulator.port, reconnectInterval: 0 });
+  const mcp = await connectMcp(service.urls.mcp);
+  try {
+    direct.connect(901);
+    await firstValueFrom(
+      direct.connectionState.pipe(
+        filter((state) => state === ConnectionState.Connected),
+        timeout(10_000),
+      ),
+    );
+    const details = await direct.getContractDetails({
+      symbol: SYMBOL,
+      secType: SecType.STK,
+      exchange: 'SMART',
+      currency: 'USD',
+    });
+    const contract: Contract | undefined = details[0]?.contract;
+    check(contract?.conId !== undefined, `${SYMBOL} resolves on the simulator`);
+
+    const fetchers: Record<Path, () => Promise<number>> = {
+      direct: async () => {
+        const ticks = await direct.getMarketDataSnapshot(contract, '', false);
+        return ticks.size;
+      },
+      rest: async () => {
+        const response = await fetch(`${service.urls.base}/market-data/quote?symbol=${SYMBOL}`);
+        const body = (await response.json()) as { bid?: number | null };
+        check(response.status === 200, `REST quote answered ${response.status}: ${JSON.stringify(body)}`);
+        return body.bid === null ? 0 : 1;
+      },
+      mcp: async () => {
+        const result = await mcp.callTool({ name: 'get_quote', arguments: { symbol: SYMBOL } });
+        check(result.isError !== true, `MCP quote failed: ${JSON.stringify(result.content)}`);
+        return result.structuredContent === undefined ? 0 : 1;
+      },
+    };
+    const paths: Path[] = ['direct', 'rest', 'mcp'];
+    const samples: Record<Path, number[]> = { direct: [], rest: [], mcp: [] };
+
+    // Warm-up: JIT, connection pools, the contract cache.
+    for (let round = 0; round < 50; round++) for (const path of paths) await fetchers[path]();
+
+    const roundBudgetMs = 1000 / ROUNDS_PER_SECOND;
+    for (let round = 0; round < ROUNDS; round++) {
+      const roundStart = Date.now();
+      for (let offset = 0; offset < paths.length; offset++) {
+        const path = paths[(round + offset) % paths.length] as Path;
+        const start = process.hrtime.bigint();
+        await fetchers[path]();
+        samples[path].push(elapsedMs(start));
+      }
+      if ((round + 1) % 500 === 0) console.log(`  overhead: ${round + 1}/${ROUNDS} rounds`);
+      const spare = roundBudgetMs - (Date.now() - roundStart);
+      if (spare > 0) await sleep(spare);
+    }
+
+    const stats = Object.fromEntries(paths.map((path) => [path, percentiles(samples[path])])) as Record<
+      Path,
+      Percentiles
+    >;
+    const pacingViolations = simulator.stats().pacingViolations;
+    printTable(`Overhead: ${ROUNDS} snapshot quotes of ${SYMBOL} per path, interleaved (ms)`, [
+      ['path', 'p50', 'p95', 'p99', 'p50 vs direct', 'p50 - direct'],
+      ...paths.map((path) => [
+        path,
+        stats[path].p50,
+        stats[path].p95,
+        stats[path].p99,
+        `${round(stats[path].p50 / stats.direct.p50)}x`,
+        round(stats[path].p50 - stats.direct.p50, 3),
+      ]),
+    ]);
+    console.log(
+      `targets: REST p50 within 1 ms of direct (${round(stats.rest.p50 - stats.direct.p50, 3)} ms), ` +
+        `MCP p50 within 3 ms (${round(stats.mcp.p50 - stats.direct.p50, 3)} ms); simulator pacing violations: ${pacingViolations}`,
+    );
+    const result = {
+      rounds: ROUNDS,
+      symbol: SYMBOL,
+      roundsPerSecond: ROUNDS_PER_SECOND,
+      latencyMs: stats,
+      ratioToDirect: Object.fromEntries(paths.map((path) => [path, stats[path].p50 / stats.direct.p50])),
+      p50MinusDirectMs: Object.fromEntries(paths.map((path) => [path, stats[path].p50 - stats.direct.p50])),
+      pacingViolations,
+    };
+    writeResult('overhead', result);
+    return result;
+  } finally {
+    direct.disconnect();
+    await mcp.close();
+    await service.close();
+  }
+}
+
+if (require.main === module) {
+  runOverhead().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
