@@ -31,10 +31,14 @@ interface StartedCli {
 
 async function startCli(): Promise<StartedCli> {
   const start = process.hrtime.bigint();
-  const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--log-level', 'warn', '--rate-limit', '10000000'], {
-    env: { ...process.env, IBGS_DATA_DIR: mkdtempSync(join(tmpdir(), 'ibgs-footprint-')) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'start', '--port', '0', '--log-level', 'warn', '--rate-limit', '10000000'],
+    {
+      env: { ...process.env, IBGS_DATA_DIR: mkdtempSync(join(tmpdir(), 'ibgs-footprint-')) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -89,8 +93,20 @@ export async function runFootprint(): Promise<Record<string, unknown>> {
     const loadedMb = Math.max(...samples);
     const ready = percentiles(readyTimes);
     printTable('Footprint: the built CLI in simulator mode (no container)', [
-      ['start to ready (median of ' + STARTS + ')', 'fastest', 'RSS idle MB', 'RSS peak under load MB', 'load quotes/s'],
-      [`${round(ready.p50, 0)} ms`, `${round(Math.min(...readyTimes), 0)} ms`, idleMb, loadedMb, round(load.requests / (load.durationMs / 1000), 0)],
+      [
+        'start to ready (median of ' + STARTS + ')',
+        'fastest',
+        'RSS idle MB',
+        'RSS peak under load MB',
+        'load quotes/s',
+      ],
+      [
+        `${round(ready.p50, 0)} ms`,
+        `${round(Math.min(...readyTimes), 0)} ms`,
+        idleMb,
+        loadedMb,
+        round(load.requests / (load.durationMs / 1000), 0),
+      ],
     ]);
     console.log('targets: ready within 2 s (without the container), under 150 MB idle');
     const result = {

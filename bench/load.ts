@@ -42,7 +42,7 @@ export async function openStream(base: string, conIds: number[], abort: AbortSig
     check(Date.now() < deadline, `no quote within 30 s for conIds ${[...waiting].join(',')}`);
     const { value, done } = await reader.read();
     check(!done, 'the stream ended early');
-    buffered += decoder.decode(value, { stream: true });
+    buffered += decoder.decode(value as Uint8Array, { stream: true });
     for (const match of buffered.matchAll(/"conId":(\d+)/g)) waiting.delete(Number(match[1]));
     buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
   }
@@ -107,7 +107,15 @@ export async function runLoad(): Promise<Record<string, unknown>> {
     const throughput = load.requests / (load.durationMs / 1000);
     printTable(`Load: ${CLIENTS} concurrent clients, quotes of ${CONTRACTS} streaming contracts`, [
       ['quotes', 'quotes/s', 'p50 ms', 'p99 ms', 'from stream', 'failures', 'pacing errors'],
-      [load.requests, round(throughput, 0), latency.p50, latency.p99, load.fromStream, load.failures, pacingErrors],
+      [
+        load.requests,
+        round(throughput, 0),
+        latency.p50,
+        latency.p99,
+        load.fromStream,
+        load.failures,
+        pacingErrors,
+      ],
     ]);
     console.log(`target: >= 5000 quotes/s for streaming contracts, zero pacing errors`);
     if (load.firstFailure) console.log(`first failure: ${load.firstFailure}`);

@@ -15,7 +15,9 @@ async function main(): Promise<void> {
   const asked = process.argv.slice(2);
   const unknown = asked.filter((name) => !(name in BENCHMARKS));
   if (unknown.length > 0) {
-    throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(BENCHMARKS).join(', ')}`);
+    throw new Error(
+      `unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(BENCHMARKS).join(', ')}`,
+    );
   }
   for (const name of asked.length > 0 ? asked : Object.keys(BENCHMARKS)) {
     console.log(`\n=== ${name} ===`);

@@ -22,7 +22,8 @@ export interface Percentiles {
 export function percentiles(samples: readonly number[]): Percentiles {
   if (samples.length === 0) throw new Error('no samples');
   const sorted = [...samples].sort((a, b) => a - b);
-  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+  const rank = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
   return {
     count: sorted.length,
     p50: rank(50),
@@ -45,7 +46,9 @@ export function round(value: number, digits = 2): number {
 /** Prints rows as an aligned text table (the first row is the header). */
 export function printTable(title: string, rows: readonly (readonly (string | number)[])[]): void {
   const text = rows.map((row) => row.map((cell) => (typeof cell === 'number' ? String(round(cell)) : cell)));
-  const widths = (text[0] ?? []).map((_, column) => Math.max(...text.map((row) => (row[column] ?? '').length)));
+  const widths = (text[0] ?? []).map((_, column) =>
+    Math.max(...text.map((row) => (row[column] ?? '').length)),
+  );
   const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ');
   console.log(`\n${title}`);
   text.forEach((row, index) => {

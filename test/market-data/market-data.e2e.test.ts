@@ -58,6 +58,15 @@ describe('market data: REST and MCP against the simulator', () => {
     serviceClientId = (
       (await (await fetch(`${service.urls.base}/connection/status`)).json()) as { clientId: number }
     ).clientId;
+    // The watchdog's probe subscription opens soon after connecting; counts of IB subscriptions below are
+    // only stable once it streams.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const health = (await (await fetch(`${service.urls.base}/health/status`)).json()) as { state: string };
+      if (health.state === 'data-flowing') break;
+      if (Date.now() > deadline) throw new Error(`the service never reached data-flowing (${health.state})`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 
   afterAll(async () => {
