@@ -226,12 +226,14 @@ describe('ib-gateway-supervisor (the built CLI)', () => {
 
     const twice = start(['--port', '0', '--log-level', 'silent', '--data-dir', join(directory, 'data')]);
     await twice.waitForStdout(/built-in IB Gateway simulator/);
+    // Two signals back to back (of two kinds: pending signals of one kind merge): the first starts the clean
+    // shutdown, the second must end the process at once, whichever the kernel delivers first.
     twice.child.kill('SIGTERM');
-    // Signals of one kind do not queue: wait until the first is handled (start-up is still running).
-    await twice.waitForStdout(/SIGTERM: stopping/);
-    twice.child.kill('SIGTERM');
-    expect(await twice.exited).toEqual({ code: 128 + 15, signal: null });
-    expect(twice.stderr).toContain('SIGTERM again: exiting without a clean shutdown');
+    twice.child.kill('SIGINT');
+    const exited = await twice.exited;
+    expect(exited.signal).toBeNull();
+    expect([128 + 2, 128 + 15]).toContain(exited.code);
+    expect(twice.stderr).toMatch(/(SIGINT|SIGTERM) again: exiting without a clean shutdown/);
   });
 
   it('names each setting once in --help (no flag is missing from the table)', async () => {

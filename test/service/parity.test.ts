@@ -1,4 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { OPERATIONS } from '../../src/common/operation.decorator';
 import type { RunningService } from '../../src/main';
 import { connectMcpClient, startTestService } from './service-harness';
@@ -106,5 +108,11 @@ describe('REST / MCP parity', () => {
         expect(typeof annotations[hint]).toBe('boolean');
       }
     }
+  });
+
+  it("lists every tool in the README's operations table", () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Operations'), readme.indexOf('## Configuration'));
+    expect(tools.map((tool) => tool.name).filter((name) => !table.includes(`\`${name}\``))).toEqual([]);
   });
 });
