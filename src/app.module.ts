@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { MetricsController, MetricsRegistry, OperationMetricsInterceptor } from './common/metrics';
+import { QuietStartupLogger } from './common/quiet-startup-logger';
 import { redactingLoggerOptions } from './common/redacting-logger';
 import type { AppConfig } from './config/config.schema';
 import { ConnectionModule } from './connection/connection.module';
@@ -77,6 +78,7 @@ export class AppModule {
       ],
       controllers: [MetricsController],
       providers: [
+        QuietStartupLogger,
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_INTERCEPTOR, useClass: OperationMetricsInterceptor },
         {

@@ -3,11 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { MCP_STRATEGY, type McpStrategy } from '@rekog/mcp-nest';
-import { Logger } from 'nestjs-pino';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 import { AppModule, SERVICE_VERSION } from './app.module';
+import { QuietStartupLogger } from './common/quiet-startup-logger';
 import { scrubSecrets } from './common/redacting-logger';
 import { usesSimulator, type AppConfig } from './config/config.schema';
 import { installHttpSecurity } from './security/http-security';
@@ -55,7 +56,7 @@ export async function listenWithBothFaces(
 ): Promise<INestApplication> {
   const app = await NestFactory.create(rootModule, { bufferLogs: true });
   try {
-    app.useLogger(app.get(Logger));
+    app.useLogger(app.get(QuietStartupLogger));
     installHttpSecurity(app); // before Swagger and MCP mount their routes, so it guards them too
     SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
     const mcp = app.get<McpStrategy>(MCP_STRATEGY);
@@ -84,6 +85,17 @@ export interface StartOptions {
   gatewayContainer?: { labels?: Record<string, string>; env?: Record<string, string> };
 }
 
+/** Human-readable log lines for an interactive terminal (secrets are scrubbed before they reach it). */
+function terminalLogStream(): DestinationStream {
+  return pretty({
+    colorize: true,
+    sync: true,
+    ignore: 'pid,hostname,context',
+    messageFormat: '[{context}] {msg}',
+    translateTime: 'SYS:HH:MM:ss.l',
+  });
+}
+
 /** The service's own log lines before (and beside) the Nest app: pino, same level, destination and scrubbing. */
 function gatewayLog(config: AppConfig, destination: DestinationStream | undefined): GatewayLog {
   const secrets = [config.ib.password, config.gateway.vncPassword].filter(
@@ -108,7 +120,9 @@ function gatewayLog(config: AppConfig, destination: DestinationStream | undefine
  * and MCP.
  */
 export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
-  const log = gatewayLog(config, options.logDestination);
+  // A person at a terminal reads lines, a log collector reads JSON.
+  const logDestination = options.logDestination ?? (process.stdout.isTTY ? terminalLogStream() : undefined);
+  const log = gatewayLog(config, logDestination);
   const simulatorMode = usesSimulator(config);
   const ownsSimulator = simulatorMode && options.simulator === undefined;
   const simulator = simulatorMode
@@ -137,7 +151,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         gateway,
         // Until the connection follows gateway.apiTarget(), it connects here and retries until the gateway logs in.
         ibApiTarget: { ...endpoint, clientId: config.ib.clientId },
-        ...(options.logDestination ? { logDestination: options.logDestination } : {}),
+        ...(logDestination ? { logDestination } : {}),
       }),
       config,
     );
