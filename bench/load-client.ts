@@ -5,7 +5,7 @@ import { elapsedMs } from './support';
  * `node load-client.js <base-url> <conIds,comma-separated> <concurrency> <durationMs>`. Each of the
  * concurrent clients asks quotes in a loop, cycling through the contracts; prints one JSON line of results.
  */
-interface LoadClientResult {
+export interface LoadClientResult {
   requests: number;
   failures: number;
   firstFailure: string | undefined;

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import type { LoadClientResult } from './load-client';
 import { check, percentiles, printTable, round, startReadyService, writeResult } from './support';
 
 /**
@@ -12,15 +13,6 @@ const CONTRACTS = 100;
 const STREAM_SIZE = 20;
 const DURATION_MS = Number(process.env.BENCH_LOAD_DURATION_MS ?? 15_000);
 const UNDERLYING = 'AAPL';
-
-export interface LoadClientResult {
-  requests: number;
-  failures: number;
-  firstFailure: string | undefined;
-  fromStream: number;
-  durationMs: number;
-  latenciesMs: number[];
-}
 
 async function getJson<T>(url: string): Promise<T> {
   const response = await fetch(url);
@@ -54,6 +46,8 @@ export async function openStream(base: string, conIds: number[], abort: AbortSig
     }
   })();
 }
+
+export type { LoadClientResult };
 
 export async function runLoadClient(
   base: string,
