@@ -8,7 +8,19 @@ export interface FaultEvents {
   'subscriptions-lost': [];
   /** Market data was frozen or its farm went down, or it came back. */
   'market-data-changed': [];
+  /** The streams open now stop ticking for good; a new request ticks (a resubscribe fixes it). */
+  'subscriptions-stalled': [];
+  /** The API connections open now get no more ticks; a new connection ticks (a reconnect fixes it). */
+  'connections-stalled': [];
 }
+
+/**
+ * How much a freeze takes down: the whole gateway (until unfrozen or restarted), only the streams open now,
+ * or only the API connections open now. The narrower ones model the stale data that a resubscribe or a
+ * reconnect cures, so each rung of a recovery ladder can be exercised.
+ */
+export const FREEZE_SCOPES = ['gateway', 'subscriptions', 'connections'] as const;
+export type FreezeScope = (typeof FREEZE_SCOPES)[number];
 
 export class FaultState extends EventEmitter<FaultEvents> {
   /** Ticks stop while the socket stays up: the classic stale-data failure. */

@@ -21,7 +21,7 @@ import {
 } from './protocol/messages';
 import { TwsServer, type WireTap } from './protocol/tws-server';
 import { NewsBulletins } from './control/news-bulletins';
-import { FaultState, type SimulatorContext } from './simulator-context';
+import { FaultState, type FreezeScope, type SimulatorContext } from './simulator-context';
 import { VncServer } from './vnc/vnc-server';
 
 export interface SimulatorOptions {
@@ -153,8 +153,20 @@ export class IbGatewaySimulator {
 
   // ---- Fault injection: the control surface ----
 
-  /** Ticks stop; the socket stays up and answers everything else. */
-  freezeMarketData(frozen = true): void {
+  /**
+   * Ticks stop; the socket stays up and answers everything else. The scope says what a client must do to
+   * see ticks again: 'gateway' (default) nothing short of unfreezing or a gateway restart, 'subscriptions'
+   * request the data again, 'connections' reconnect. Unfreezing ends a 'gateway' freeze only.
+   */
+  freezeMarketData(frozen = true, scope: FreezeScope = 'gateway'): void {
+    if (scope === 'subscriptions') {
+      if (frozen) this.faults.emit('subscriptions-stalled');
+      return;
+    }
+    if (scope === 'connections') {
+      if (frozen) this.faults.emit('connections-stalled');
+      return;
+    }
     this.faults.marketDataFrozen = frozen;
     this.faults.emit('market-data-changed');
     this.vnc?.refresh();

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { IbGatewaySimulator } from '../simulator';
 import { GATEWAY_STATES, type GatewayState } from './gateway-login';
 import type { Entitlement } from '../market/instrument';
+import { FREEZE_SCOPES, type FreezeScope } from '../simulator-context';
 
 export interface ControlServer {
   readonly port: number;
@@ -29,11 +30,19 @@ function stringField(body: Body, name: string): string {
   return value;
 }
 
+function freezeScope(body: Body): FreezeScope {
+  const scope = body.scope ?? 'gateway';
+  if (typeof scope !== 'string' || !(FREEZE_SCOPES as readonly string[]).includes(scope)) {
+    throw new BadRequest(`"scope" must be one of ${FREEZE_SCOPES.join(', ')}`);
+  }
+  return scope as FreezeScope;
+}
+
 /** The control surface over HTTP; every route maps to one method of the simulator. */
 const ROUTES: Record<string, Route> = {
   'GET /state': (simulator) => simulator.stats(),
   'GET /broker': (simulator) => simulator.broker.snapshot(),
-  'POST /market-data/freeze': (simulator) => simulator.freezeMarketData(true),
+  'POST /market-data/freeze': (simulator, body) => simulator.freezeMarketData(true, freezeScope(body)),
   'POST /market-data/unfreeze': (simulator) => simulator.freezeMarketData(false),
   'POST /connections/drop': (simulator) => simulator.dropConnections(),
   'POST /connections/refuse': async (simulator, body) =>

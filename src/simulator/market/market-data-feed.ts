@@ -97,10 +97,14 @@ interface Stream {
   sent: Map<number, string>;
   /** The first full set went out (a stream opened while data was frozen is still waiting for it). */
   started: boolean;
+  /** Frozen by a 'subscriptions' freeze: this stream never ticks again. */
+  stalled?: boolean;
 }
 
 interface SessionState {
   requestedType: MarketDataType;
+  /** Frozen by a 'connections' freeze: this connection never gets a tick again. */
+  stalled?: boolean;
   streams: Map<number, Stream>;
   pendingSnapshots: Set<NodeJS.Timeout>;
 }
@@ -126,6 +130,13 @@ export class MarketDataFeed {
   private readonly onSubscriptionsLost = (): void => {
     for (const state of this.sessions.values()) state.streams.clear();
   };
+  private readonly onSubscriptionsStalled = (): void => {
+    for (const state of this.sessions.values())
+      for (const stream of state.streams.values()) stream.stalled = true;
+  };
+  private readonly onConnectionsStalled = (): void => {
+    for (const state of this.sessions.values()) state.stalled = true;
+  };
 
   constructor(
     private readonly context: SimulatorContext,
@@ -150,6 +161,8 @@ export class MarketDataFeed {
     });
     this.context.faults.on('market-data-changed', this.onDataChanged);
     this.context.faults.on('subscriptions-lost', this.onSubscriptionsLost);
+    this.context.faults.on('subscriptions-stalled', this.onSubscriptionsStalled);
+    this.context.faults.on('connections-stalled', this.onConnectionsStalled);
     this.timer = setInterval(() => this.publishAll(), this.tickIntervalMs);
     this.timer.unref();
   }
@@ -166,6 +179,8 @@ export class MarketDataFeed {
     this.timer = undefined;
     this.context.faults.off('market-data-changed', this.onDataChanged);
     this.context.faults.off('subscriptions-lost', this.onSubscriptionsLost);
+    this.context.faults.off('subscriptions-stalled', this.onSubscriptionsStalled);
+    this.context.faults.off('connections-stalled', this.onConnectionsStalled);
     for (const state of this.sessions.values()) this.forget(state);
     this.sessions.clear();
   }
@@ -279,7 +294,9 @@ export class MarketDataFeed {
     if (!this.context.faults.marketDataFlowing) return;
     const quotes = new Map<string, Quote>();
     for (const [session, state] of this.sessions) {
+      if (state.stalled) continue;
       for (const stream of state.streams.values()) {
+        if (stream.stalled) continue;
         // A closed market prints nothing new; the first full set still goes out.
         if (stream.started && !this.market.isTrading(stream.instrument.conId, this.dataTime(stream)))
           continue;
