@@ -53,6 +53,8 @@ export interface ContainerConfig {
   controlPort: number;
   accounts: string[];
   seed: number;
+  /** SIM_CLOCK: the simulated market's clock starts here (ISO 8601) and runs on; unset = real time. */
+  clock: number | undefined;
   verbose: boolean;
   /** Settings of the real image that change nothing here; logged so a misconfiguration is visible. */
   acceptedSettings: Record<string, string>;
@@ -97,6 +99,14 @@ function fileEnv(env: NodeJS.ProcessEnv, name: string, readFile: ReadFile): stri
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(`error: cannot read ${name}_FILE (${file}): ${reason}`);
   }
+}
+
+function clockStart(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.SIM_CLOCK;
+  if (text === undefined || text === '') return undefined;
+  const value = Date.parse(text);
+  if (Number.isNaN(value)) throw new ConfigError('error: SIM_CLOCK must be an ISO 8601 time');
+  return value;
 }
 
 function nonNegativeInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -150,6 +160,7 @@ export function readContainerConfig(
     controlPort: nonNegativeInteger(env, 'SIM_CONTROL_PORT', 4010),
     accounts,
     seed: nonNegativeInteger(env, 'SIM_SEED', 42),
+    clock: clockStart(env),
     verbose: env.SIM_VERBOSE === '1' || env.SIM_VERBOSE === 'yes',
     acceptedSettings,
     javaHeapSize: env.JAVA_HEAP_SIZE || undefined,
@@ -360,6 +371,7 @@ export async function startContainer(
     log: config.verbose ? (line) => print(`[simulator] ${line}`) : undefined,
   });
   await simulator.start();
+  if (config.clock !== undefined) simulator.setClock(config.clock);
   const control = await startControlServer(simulator, { host: '0.0.0.0', port: config.controlPort });
   for (const line of simulatorLines(config, ports.socatPort)) print(line);
   const login = new ScriptedLogin(simulator, config, (message) => print(ibcLine(message)));
