@@ -234,11 +234,11 @@ export class MarketDataFeed {
       return;
     }
     state.streams.set(tickerId, stream);
-    if (this.context.faults.marketDataFlowing) this.publish(session, stream, new Map());
+    if (this.context.faults.marketDataFlowing && !state.stalled) this.publish(session, stream, new Map());
   }
 
   private answerSnapshot(session: ClientSession, state: SessionState, stream: Stream): void {
-    if (this.context.faults.marketDataFlowing) {
+    if (this.context.faults.marketDataFlowing && !state.stalled) {
       this.publish(session, stream, new Map());
       session.send(tickSnapshotEndMessage(stream.tickerId));
       return;
