@@ -1,17 +1,16 @@
-import { elapsedMs } from './support';
+import autocannon from 'autocannon';
 
 /**
  * The load generator, run as its own process so that it does not share an event loop with the service:
- * `node load-client.js <base-url> <conIds,comma-separated> <concurrency> <durationMs>`. Each of the
- * concurrent clients asks quotes in a loop, cycling through the contracts; prints one JSON line of results.
+ * `node load-client.js <base-url> <conIds,comma-separated> <concurrency> <durationMs>`. autocannon keeps
+ * `concurrency` keep-alive connections busy, each cycling through quotes of the contracts; prints one JSON line.
  */
 export interface LoadClientResult {
   requests: number;
   failures: number;
-  firstFailure: string | undefined;
   fromStream: number;
   durationMs: number;
-  latenciesMs: number[];
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
 }
 
 async function main(): Promise<void> {
@@ -19,39 +18,33 @@ async function main(): Promise<void> {
   if (!base || !conIdList || !concurrencyText || !durationText) {
     throw new Error('usage: load-client <base-url> <conIds> <concurrency> <durationMs>');
   }
-  const conIds = conIdList.split(',');
-  const concurrency = Number(concurrencyText);
-  const durationMs = Number(durationText);
-  const result: LoadClientResult = {
-    requests: 0,
-    failures: 0,
-    firstFailure: undefined,
-    fromStream: 0,
-    durationMs: 0,
-    latenciesMs: [],
+  let fromStream = 0;
+  const result = await autocannon({
+    url: base,
+    connections: Number(concurrencyText),
+    duration: Number(durationText) / 1000,
+    requests: conIdList.split(',').map((conId) => ({
+      method: 'GET' as const,
+      path: `/market-data/quote?conId=${conId}`,
+      onResponse: (status: number, body: string) => {
+        if (status === 200 && body.includes('"source":"stream"')) fromStream++;
+      },
+    })),
+  });
+  const output: LoadClientResult = {
+    requests: result.requests.total,
+    failures: result.non2xx + result.errors + result.timeouts,
+    fromStream,
+    durationMs: result.duration * 1000,
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      mean: result.latency.average,
+    },
   };
-  const start = process.hrtime.bigint();
-  const deadline = Date.now() + durationMs;
-  const client = async (index: number) => {
-    let next = index;
-    while (Date.now() < deadline) {
-      const conId = conIds[next++ % conIds.length] ?? '';
-      const requestStart = process.hrtime.bigint();
-      const response = await fetch(`${base}/market-data/quote?conId=${conId}`);
-      const body = (await response.json()) as { source?: string; message?: string };
-      result.latenciesMs.push(elapsedMs(requestStart));
-      result.requests++;
-      if (response.status !== 200) {
-        result.failures++;
-        result.firstFailure ??= `${response.status} ${body.message ?? ''}`;
-      } else if (body.source === 'stream') {
-        result.fromStream++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, async (_, index) => client(index)));
-  result.durationMs = elapsedMs(start);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${JSON.stringify(output)}\n`);
 }
 
 main().catch((error: unknown) => {
