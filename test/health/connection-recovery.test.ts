@@ -173,13 +173,13 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
   it('leaves no timer behind on shutdown, where IBApiNext alone leaves its reconnect timer running', async () => {
     const created: NodeJS.Timeout[] = [];
     const original = global.setTimeout;
-    const spy = jest.spyOn(global, 'setTimeout').mockImplementation(((
-      ...args: Parameters<typeof setTimeout>
-    ) => {
-      const timer = original(...args);
-      created.push(timer);
-      return timer;
-    }));
+    const spy = jest
+      .spyOn(global, 'setTimeout')
+      .mockImplementation((...args: Parameters<typeof setTimeout>) => {
+        const timer = original(...args);
+        created.push(timer);
+        return timer;
+      });
     // Node marks a timer that fired or was cleared as destroyed.
     const pending = () =>
       created.filter((timer) => !(timer as unknown as { _destroyed: boolean })._destroyed);
