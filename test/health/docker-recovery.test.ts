@@ -1,92 +1,102 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { randomBytes } from 'node:crypto';
-import type { AppConfig } from '../../src/config/config.schema';
-import { startService, type RunningService, type StartOptions } from '../../src/main';
-import { assertDockerAvailable, docker, removeTestContainers, run, TEST_CONTAINER_LABEL } from '../support/docker';
-import { startTestService, testConfig } from '../service/service-harness';
-import { eventually, FAST_WATCHDOG, FX_OPEN, sleep } from './health-harness';
+import type { z } from 'zod';
+import { INSTANCE_LABEL } from '../../src/gateway/container-gateway-runtime';
+import type { HealthEvents, HealthStatus } from '../../src/health/health.schemas';
+import { startService, type RunningService } from '../../src/main';
+import { connectMcpClient, startTestService, testConfig } from '../service/service-harness';
+import {
+  assertDockerAvailable,
+  docker,
+  removeTestContainers,
+  run,
+  TEST_CONTAINER_LABEL,
+} from '../support/docker';
+import { eventually, FAST_WATCHDOG, FX_CLOSED, FX_OPEN, sleep } from './health-harness';
 
 /**
- * The ladder against a real Docker daemon running the simulator image: the gateway is a container, the
- * fault is injected through the image's control API (port 4010 inside the container), and the last rung
- * restarts the container for real.
+ * The watchdog and the recovery ladder against a real Docker daemon running the simulator image: the faults
+ * are injected through the container's own control API (port 4010 inside, reached at the container's bridge
+ * address), exactly as a test from outside would see a real gateway misbehave.
  */
 
+jest.setTimeout(180_000);
+
 const IMAGE = 'ib-gateway-simulator:local';
-const LABEL = `health-docker-${process.pid}`;
-const CONTROL_PORT = 4010;
-const SECRET_INSIDE = '/run/secrets/tws_password';
+const LABEL = `docker-recovery-${process.pid}`;
+const STALE_AFTER_SECONDS = 3;
 let containerCount = 0;
 
-function containerConfig(password: string): AppConfig {
+type Status = z.infer<typeof HealthStatus>;
+type Events = z.infer<typeof HealthEvents>;
+
+/** The supervisor with a container; `acceptPassword: false` leaves the simulated account's password at "demo". */
+async function startSupervisor({ acceptPassword = true }: { acceptPassword?: boolean } = {}): Promise<{
+  service: RunningService;
+  containerName: string;
+}> {
+  const containerName = `ibgs-test-recovery-${process.pid}-${++containerCount}`;
   const base = testConfig();
-  return testConfig({
-    ib: { ...base.ib, username: 'trader1', password },
-    gateway: {
-      ...base.gateway,
-      image: IMAGE,
-      containerName: `ibgs-test-health-${process.pid}-${++containerCount}`,
-      apiPort: 0,
-      vncPort: 0,
-      startTimeoutSeconds: 60,
+  // A wrong password never gets the session ready: start without waiting for readiness.
+  const start = acceptPassword ? startTestService : startService;
+  const service = await start(
+    testConfig({
+      ib: { ...base.ib, username: 'trader1', password: `pw-${randomBytes(12).toString('hex')}` },
+      gateway: {
+        ...base.gateway,
+        image: IMAGE,
+        containerName,
+        apiPort: 0,
+        vncPort: 0,
+        startTimeoutSeconds: 60,
+      },
+      watchdog: { ...FAST_WATCHDOG, staleAfterSeconds: STALE_AFTER_SECONDS, backoffMaxSeconds: 2 },
+    }),
+    {
+      gatewayContainer: {
+        labels: { [TEST_CONTAINER_LABEL]: LABEL },
+        env: {
+          SIM_LOGIN_DELAY_MS: '300',
+          ...(acceptPassword ? { SIM_ACCEPTED_PASSWORD_FILE: '/run/secrets/tws_password' } : {}),
+          // An open FX market, also after a container restart (the real clock may be a weekend).
+          SIM_CLOCK: new Date(FX_OPEN).toISOString(),
+        },
+      },
     },
-    watchdog: FAST_WATCHDOG,
-  });
+  );
+  return { service, containerName };
 }
 
-function containerOptions(env: Record<string, string> = {}): StartOptions {
-  return {
-    gatewayContainer: { labels: { [TEST_CONTAINER_LABEL]: LABEL }, env: { SIM_LOGIN_DELAY_MS: '300', ...env } },
-  };
+async function instanceContainers(containerName: string): Promise<string[]> {
+  const output = await docker(['ps', '-q', '--filter', `label=${INSTANCE_LABEL}=${containerName}`]);
+  return output.split('\n').filter(Boolean);
 }
 
-/** The simulator's control API is not published on the host: reach it on the container's bridge address. */
-async function controlUrl(containerName: string): Promise<string> {
+/** The container's control API, at its address on Docker's bridge network. */
+async function control(containerName: string, path: string, body: unknown = {}): Promise<void> {
   const address = (
-    await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', containerName])
+    await docker(['inspect', '--format', '{{.NetworkSettings.IPAddress}}', containerName])
   ).trim();
-  if (!address) throw new Error(`Container ${containerName} has no bridge address`);
-  return `http://${address}:${CONTROL_PORT}`;
-}
-
-async function control(url: string, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(`${url}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
+  const response = await fetch(`http://${address}:4010${path}`, {
+    method: 'POST',
     headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    body: JSON.stringify(body),
   });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return response.json();
+  expect(response.status).toBe(200);
 }
 
-/** Tests run on any day; the simulated gateway's clock is set to a weekday afternoon so FX trades. */
-async function setWeekdayClock(url: string): Promise<void> {
-  await control(url, '/clock', { time: new Date(FX_OPEN).toISOString() });
+async function status(service: RunningService): Promise<Status> {
+  return (await (await fetch(`${service.urls.base}/health/status`)).json()) as Status;
 }
 
-async function health(service: RunningService, path: string): Promise<Record<string, unknown>> {
-  return (await (await fetch(`${service.urls.base}/health/${path}`)).json()) as Record<string, unknown>;
+async function events(service: RunningService, source?: string): Promise<Events> {
+  const query = source === undefined ? '' : `?source=${source}`;
+  return (await (await fetch(`${service.urls.base}/health/events${query}`)).json()) as Events;
 }
 
-interface Event {
-  at: string;
-  source: string;
-  from: string;
-  to: string;
-  reason: string;
-}
-
-async function events(service: RunningService, source?: string): Promise<Event[]> {
-  const body = await health(service, `events${source ? `?source=${source}` : ''}`);
-  return body.events as Event[];
-}
-
-async function containersOfThisRun(): Promise<string[]> {
-  const ids = await docker(['ps', '-aq', '--filter', `label=${TEST_CONTAINER_LABEL}=${LABEL}`]);
-  return ids.split('\n').filter(Boolean);
-}
-
-describe('recovery ladder with a real gateway container (simulator image)', () => {
-  const services: RunningService[] = [];
+describe('stale-data recovery against the simulator image on a real Docker daemon', () => {
+  let running: RunningService | undefined;
+  let mcp: Client | undefined;
 
   beforeAll(async () => {
     await assertDockerAvailable();
@@ -94,88 +104,121 @@ describe('recovery ladder with a real gateway container (simulator image)', () =
     await run('bash', ['docker/build-simulator-image.sh', IMAGE], { timeoutMs: 280_000 });
   }, 300_000);
 
-  afterAll(async () => {
-    await Promise.all(services.map(async (service) => service.close()));
+  afterEach(async () => {
+    await mcp?.close();
+    mcp = undefined;
+    await running?.close();
+    running = undefined;
     await removeTestContainers(LABEL);
-  }, 60_000);
+  });
 
-  it('brings frozen market data back without a human: resubscribe, reconnect, then a container restart', async () => {
-    const password = `pw-${randomBytes(12).toString('hex')}`;
-    const config = containerConfig(password);
-    const service = await startTestService(config, containerOptions({ SIM_ACCEPTED_PASSWORD_FILE: SECRET_INSIDE }));
-    services.push(service);
-    const url = await controlUrl(config.gateway.containerName);
-    await setWeekdayClock(url);
-    await eventually('data-flowing', async () => ((await health(service, 'status')).state === 'data-flowing' ? true : undefined), 30_000);
-
-    await control(url, '/market-data/freeze', {}); // the gateway hangs: socket up, no ticks
+  it('frozen data in the container: detected within the threshold, the ladder restarts the container, data flows again', async () => {
+    const { service, containerName } = await startSupervisor();
+    running = service;
     await eventually(
-      'the ladder restarting the container',
-      async () => ((await events(service, 'ladder')).some((event) => event.to === 'restart') ? true : undefined),
-      30_000,
-    );
-    // The restarted container runs a fresh gateway process (real clock again): back to a weekday for the test.
-    await eventually(
-      'the gateway logged in again',
-      async () => {
-        const gateway = await events(service, 'gateway');
-        const restarted = gateway.findIndex((event) => event.to === 'starting');
-        return restarted >= 0 && gateway.slice(restarted).some((event) => event.to === 'logged-in') ? true : undefined;
-      },
+      'data-flowing',
+      async () => ((await status(service)).state === 'data-flowing' ? true : undefined),
       60_000,
     );
-    await eventually('the control API after the restart', async () => {
-      try {
-        await setWeekdayClock(url);
-        return true;
-      } catch {
-        return undefined;
-      }
-    });
+    const [containerBefore] = await instanceContainers(containerName);
 
-    const status = await eventually(
-      'data flowing again',
-      async () => {
-        const current = await health(service, 'status');
-        const ladder = current.ladder as { rung: string };
-        return current.state === 'data-flowing' && ladder.rung === 'idle' ? current : undefined;
-      },
-      40_000,
+    const frozenAt = Date.now();
+    await control(containerName, '/market-data/freeze', { scope: 'gateway' });
+    const first = await eventually(
+      'the first ladder action',
+      async () => (await events(service, 'ladder')).events[0],
     );
-    expect((await events(service, 'ladder')).map((event) => [event.from, event.to])).toEqual([
+    expect(first).toMatchObject({ from: 'idle', to: 'resubscribe' });
+    expect(Date.parse(first.at) - frozenAt).toBeLessThanOrEqual((STALE_AFTER_SECONDS + 1.5) * 1000);
+
+    // Nobody unfreezes: only a restart of the container brings a fresh gateway.
+    await eventually(
+      'data flowing again after the ladder',
+      async () => {
+        const current = await status(service);
+        return current.state === 'data-flowing' && current.ladder.rung === 'idle' ? current : undefined;
+      },
+      120_000,
+    );
+    const rungs = (await events(service, 'ladder')).events.map((event) => [event.from, event.to]);
+    expect(rungs).toEqual([
       ['idle', 'resubscribe'],
       ['resubscribe', 'reconnect'],
       ['reconnect', 'restart'],
       ['restart', 'idle'],
     ]);
-    expect(((await control(url, '/state')) as { marketDataFrozen: boolean }).marketDataFrozen).toBe(false);
-    expect(status.restarts).toMatchObject({ lastHour: 1, breaker: 'closed' });
-    expect(service.gateway.status()).toMatchObject({ state: 'logged-in', restartCount: 1 });
-    expect(await containersOfThisRun()).toHaveLength(1); // restarted, not replaced by a second one
-  }, 180_000);
+    const gateway = (await (await fetch(`${service.urls.base}/gateway/status`)).json()) as {
+      restartCount: number;
+    };
+    expect(gateway.restartCount).toBe(1);
+    // The same container, restarted: exactly one exists.
+    expect(await instanceContainers(containerName)).toEqual([containerBefore]);
 
-  it('never restarts the container after a wrong password: the ladder halts and status says why', async () => {
-    // The simulated account's password stays the image's default ("demo"); this one is wrong.
-    const service = await startService(containerConfig(`pw-${randomBytes(12).toString('hex')}`), containerOptions());
-    services.push(service);
-    const status = await eventually(
+    // MCP reads the same history.
+    mcp = await connectMcpClient(service);
+    const result = await mcp.callTool({ name: 'get_health_events', arguments: { source: 'ladder' } });
+    expect(result.isError).not.toBe(true);
+    const viaMcp = (result.structuredContent as Events).events.map((event) => [event.from, event.to]);
+    expect(viaMcp).toEqual(rungs);
+  });
+
+  it('the clock moved to a Saturday in a data-flowing container: market-closed, no ladder action, no restart', async () => {
+    const { service, containerName } = await startSupervisor();
+    running = service;
+    await eventually(
+      'data-flowing',
+      async () => ((await status(service)).state === 'data-flowing' ? true : undefined),
+      60_000,
+    );
+
+    // The ticks stop because the market closes, not because anything broke.
+    await control(containerName, '/clock', { time: new Date(FX_CLOSED).toISOString() });
+    await eventually(
+      'market-closed',
+      async () => ((await status(service)).state === 'market-closed' ? true : undefined),
+      (STALE_AFTER_SECONDS + 5) * 1000,
+    );
+    await sleep((STALE_AFTER_SECONDS * 3 + 2) * 1000);
+    const current = await status(service);
+    expect(current.state).toBe('market-closed');
+    expect(current.market.open).toBe(false);
+    expect((await events(service, 'ladder')).events).toEqual([]);
+    const healthStates = (await events(service, 'health')).events.map((event) => event.to);
+    expect(healthStates).not.toContain('stale');
+    expect(healthStates).not.toContain('recovering');
+    const gateway = (await (await fetch(`${service.urls.base}/gateway/status`)).json()) as {
+      restartCount: number;
+    };
+    expect(gateway.restartCount).toBe(0);
+    expect(await instanceContainers(containerName)).toHaveLength(1);
+  });
+
+  it('a wrong password: the ladder halts, never restarts the container, and status says why', async () => {
+    const { service, containerName } = await startSupervisor({ acceptPassword: false });
+    running = service;
+    const blocked = await eventually(
       'login-failed',
       async () => {
-        const current = await health(service, 'status');
+        const current = await status(service);
         return current.state === 'login-failed' ? current : undefined;
       },
-      30_000,
+      60_000,
     );
-    expect(status.gateway).toEqual({ state: 'login-failed', loginBlocked: true });
-    expect(String(status.reason)).toMatch(/password/i);
-    await sleep((FAST_WATCHDOG.staleAfterSeconds + 3 * FAST_WATCHDOG.backoffMaxSeconds) * 1000);
+    expect(blocked.gateway).toEqual({ state: 'login-failed', loginBlocked: true });
+    expect(blocked.reason).toMatch(/password/i);
+    // Long enough for the whole ladder, had it acted on the missing market data.
+    await sleep((STALE_AFTER_SECONDS + 3 * FAST_WATCHDOG.backoffMaxSeconds) * 1000);
 
-    const ladder = await events(service, 'ladder');
+    const ladder = (await events(service, 'ladder')).events;
     expect(ladder.map((event) => event.to)).toEqual(['halted']);
     expect(ladder[0]?.reason).toContain('until a human');
-    expect((await events(service, 'gateway')).map((event) => event.to)).not.toContain('starting');
-    expect(service.gateway.status()).toMatchObject({ state: 'login-failed', restartCount: 0, loginAttempts: 1 });
-    expect(await containersOfThisRun()).toHaveLength(2); // this test's one, plus the first test's
-    expect((await health(service, 'status')).state).toBe('login-failed');
-  }, 120_000);
+    expect((await events(service, 'gateway')).events.map((event) => event.to)).not.toContain('starting');
+    const gateway = (await (await fetch(`${service.urls.base}/gateway/status`)).json()) as {
+      restartCount: number;
+      loginAttempts: number;
+    };
+    expect(gateway).toMatchObject({ restartCount: 0, loginAttempts: 1 });
+    expect(await instanceContainers(containerName)).toHaveLength(1);
+    expect((await status(service)).state).toBe('login-failed');
+  });
 });
