@@ -218,7 +218,10 @@ describe('stale-data recovery against the simulator image on a real Docker daemo
       loginAttempts: number;
     };
     expect(gateway).toMatchObject({ restartCount: 0, loginAttempts: 1 });
-    expect(await instanceContainers(containerName)).toHaveLength(1);
+    // Stopped (so IBC cannot retry the login) and kept for its log: one container, never started again.
+    expect(await instanceContainers(containerName)).toEqual([]);
+    const all = await docker(['ps', '-aq', '--filter', `label=${INSTANCE_LABEL}=${containerName}`]);
+    expect(all.split('\n').filter(Boolean)).toHaveLength(1);
     expect((await status(service)).state).toBe('login-failed');
   });
 });

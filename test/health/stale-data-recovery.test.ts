@@ -86,6 +86,23 @@ describe('stale-data watchdog and recovery ladder (in-process simulator)', () =>
     expect(metrics).toMatch(/ibgs_health_state\{state="data-flowing"\} 1/);
   });
 
+  it.each([
+    { scope: 'subscriptions' as const, cure: 'resubscribe', rungs: ['resubscribe', 'idle'] },
+    { scope: 'connections' as const, cure: 'reconnect', rungs: ['resubscribe', 'reconnect', 'idle'] },
+  ])('climbs only as far as needed: a $scope freeze ends at the $cure', async ({ scope, rungs }) => {
+    const health = (running = await startHealthService());
+    await flowing(health);
+    health.simulator.freezeMarketData(true, scope);
+    await eventually('the ladder back at idle', async () => {
+      const { events } = await health.events({ source: 'ladder' });
+      return events.some((event) => event.to === 'idle') ? true : undefined;
+    });
+    await sleep(FAST_WATCHDOG.backoffMaxSeconds * 1000); // nothing more happens
+    expect((await health.events({ source: 'ladder' })).events.map((event) => event.to)).toEqual(rungs);
+    expect(health.service.gateway.status().restartCount).toBe(0);
+    expect((await health.status()).state).toBe('data-flowing');
+  });
+
   it('stops climbing as soon as ticks come back', async () => {
     const health = (running = await startHealthService({ backoffInitialSeconds: 3, backoffMaxSeconds: 6 }));
     await flowing(health);
