@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import type { DynamicModule, INestApplication } from '@nestjs/common';
+import { Logger, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { MCP_STRATEGY, type McpStrategy } from '@rekog/mcp-nest';
 import type { Server } from 'node:http';
@@ -8,12 +8,15 @@ import type { AddressInfo } from 'node:net';
 import { pino, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 import { AppModule, SERVICE_VERSION } from './app.module';
+import { serveFastRoutes, type FastRoute } from './common/fast-route';
+import { MetricsRegistry } from './common/metrics';
 import { QuietStartupLogger } from './common/quiet-startup-logger';
 import { scrubSecrets } from './common/redacting-logger';
 import { usesSimulator, type AppConfig } from './config/config.schema';
 import { installHttpSecurity } from './security/http-security';
 import { createGatewayService } from './gateway/gateway.module';
 import type { GatewayLog, GatewayService } from './gateway/gateway.service';
+import { StreamedQuoteRoute } from './market-data/streamed-quote.route';
 import { IbGatewaySimulator } from './simulator/simulator';
 
 export interface RunningService {
@@ -46,24 +49,37 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   return SwaggerModule.createDocument(app, config);
 }
 
+const DEBUG_LEVELS = new Set(['debug', 'trace']);
+
 /**
  * Creates the Nest app for `rootModule` and serves it on one port with both faces: REST (+ Swagger at
- * /docs, /docs-json) and MCP (streamable HTTP at /mcp).
+ * /docs, /docs-json) and MCP (streamable HTTP at /mcp), with `fastRoutes` answering from memory in front.
  */
 export async function listenWithBothFaces(
   rootModule: DynamicModule,
-  config: Pick<AppConfig, 'host' | 'port'>,
+  config: Pick<AppConfig, 'host' | 'port' | 'logLevel'>,
+  fastRoutes: (app: INestApplication) => FastRoute[] = () => [],
 ): Promise<INestApplication> {
   const app = await NestFactory.create(rootModule, { bufferLogs: true });
   try {
     app.useLogger(app.get(QuietStartupLogger));
-    installHttpSecurity(app); // before Swagger and MCP mount their routes, so it guards them too
+    const securityLayers = installHttpSecurity(app); // before Swagger and MCP mount routes: it guards them too
     SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
     const mcp = app.get<McpStrategy>(MCP_STRATEGY);
     mcp.setHttpAdapter(app.getHttpAdapter());
     // inheritAppConfig: the global exception filter and metrics interceptor must also see MCP tool calls.
     app.connectMicroservice({ strategy: mcp }, { inheritAppConfig: true });
     await app.startAllMicroservices(); // mounts /mcp; must precede listen()
+    const routes = fastRoutes(app);
+    if (routes.length > 0) {
+      const logger = new Logger('FastRoutes');
+      serveFastRoutes(app.getHttpServer() as Server, {
+        layers: securityLayers,
+        routes,
+        metrics: app.get(MetricsRegistry, { strict: false }),
+        ...(DEBUG_LEVELS.has(config.logLevel) ? { debug: (line: string) => logger.debug(line) } : {}),
+      });
+    }
     await app.listen(config.port, config.host);
   } catch (error) {
     await app.close();
@@ -154,6 +170,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         ...(logDestination ? { logDestination } : {}),
       }),
       config,
+      (nest) => [nest.get(StreamedQuoteRoute, { strict: false })],
     );
   } catch (error) {
     await gateway.shutdown().catch(() => undefined);

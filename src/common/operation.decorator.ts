@@ -148,6 +148,25 @@ function coerceText(
   return coerced;
 }
 
+function propertyTypes(schema: z.ZodObject): Record<string, unknown> {
+  const properties = toOpenApiSchema(schema, 'input').properties ?? {};
+  return Object.fromEntries(Object.entries(properties).map(([name, property]) => [name, property.type]));
+}
+
+/**
+ * How a REST query string becomes an operation's input, outside Nest's pipeline (a fast route): the same
+ * coercion as @Input, then the schema. Undefined when the schema refuses it (the full route says why).
+ */
+export function queryInputParser<S extends z.ZodObject>(
+  schema: S,
+): (query: Record<string, unknown>) => z.infer<S> | undefined {
+  const types = propertyTypes(schema);
+  return (query) => {
+    const result = schema.safeParse(coerceText(query, types));
+    return result.success ? result.data : undefined;
+  };
+}
+
 // The decorator's data must not be the zod schema itself: Nest treats data with a transform() as a pipe.
 const RawInput = createParamDecorator(
   (types: Record<string, unknown>, context: ExecutionContext): unknown => {
@@ -165,9 +184,5 @@ const RawInput = createParamDecorator(
 
 /** The operation's input in both faces (REST query/body/path, MCP arguments), validated by one schema. */
 export function Input(schema: z.ZodObject): ParameterDecorator {
-  const properties = toOpenApiSchema(schema, 'input').properties ?? {};
-  const types = Object.fromEntries(
-    Object.entries(properties).map(([name, property]) => [name, property.type]),
-  );
-  return RawInput(types, new ZodInputPipe(schema));
+  return RawInput(propertyTypes(schema), new ZodInputPipe(schema));
 }

@@ -59,7 +59,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'IBGS_LOG_LEVEL',
     type: 'string',
     choices: LOG_LEVELS,
-    description: `log level: ${LOG_LEVELS.join(' | ')}`,
+    description: `log level: ${LOG_LEVELS.join(' | ')}; debug adds a line per answered HTTP request`,
   },
   {
     path: 'ib.username',

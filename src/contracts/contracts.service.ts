@@ -53,7 +53,10 @@ interface NormalizedQuery {
  */
 @Injectable()
 export class ContractsService {
-  private readonly cache = new Map<string, { expires: number; contract: Promise<QualifiedContract> }>();
+  private readonly cache = new Map<
+    string,
+    { expires: number; contract: Promise<QualifiedContract>; resolved?: QualifiedContract }
+  >();
 
   constructor(private readonly ib: IbApiRepository) {}
 
@@ -66,18 +69,38 @@ export class ContractsService {
     const cached = this.cache.get(normalized.cacheKey);
     if (cached && cached.expires > Date.now()) return cached.contract;
     const contract = this.qualify(normalized);
-    this.cache.set(normalized.cacheKey, { expires: Date.now() + CACHE_TTL_MS, contract });
+    const entry: { expires: number; contract: Promise<QualifiedContract>; resolved?: QualifiedContract } = {
+      expires: Date.now() + CACHE_TTL_MS,
+      contract,
+    };
+    this.cache.set(normalized.cacheKey, entry);
     contract.then(
       (qualified) => {
+        entry.resolved = qualified;
         // The same contract by its conId needs no second round trip.
         const byConId = normalizeQuery({ conId: qualified.contract.conId });
         if (!this.cache.has(byConId.cacheKey)) {
-          this.cache.set(byConId.cacheKey, { expires: Date.now() + CACHE_TTL_MS, contract });
+          this.cache.set(byConId.cacheKey, { ...entry });
         }
       },
       () => this.cache.delete(normalized.cacheKey),
     );
     return contract;
+  }
+
+  /**
+   * The contract a query names if an earlier resolveContract already qualified it, without waiting; undefined
+   * when it is not known yet (or the query is invalid: resolveContract says why).
+   */
+  resolvedContract(query: ContractQuery): QualifiedContract | undefined {
+    let cacheKey: string;
+    try {
+      cacheKey = normalizeQuery(query).cacheKey;
+    } catch {
+      return undefined;
+    }
+    const cached = this.cache.get(cacheKey);
+    return cached && cached.expires > Date.now() ? cached.resolved : undefined;
   }
 
   /** Contract details for a query: the contract when unique, the candidates when ambiguous. */

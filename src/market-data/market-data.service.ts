@@ -68,6 +68,16 @@ export class MarketDataService {
     private readonly streams: MarketDataStreams,
   ) {}
 
+  /**
+   * The quote of a contract this service streams and has already resolved, at once (no IB request, no
+   * waiting); undefined otherwise, when getQuote has to do the work.
+   */
+  streamedQuote(input: GetQuoteInput): Quote | undefined {
+    const { marketDataType, ...query } = input;
+    const qualified = this.contracts.resolvedContract(query);
+    return qualified && this.streams.latestQuote(qualified.contract.conId, marketDataType);
+  }
+
   async getQuote(input: GetQuoteInput): Promise<Quote> {
     const { marketDataType, ...query } = input;
     const { contract } = await this.contracts.resolveContract(query);

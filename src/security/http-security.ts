@@ -1,10 +1,11 @@
 import { Logger, type INestApplication } from '@nestjs/common';
 import { serialize as serializeCookie } from 'cookie';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { MemoryStore, rateLimit, type RateLimitInfo } from 'express-rate-limit';
-import type { Server } from 'node:http';
+import { ipKeyGenerator, MemoryStore, rateLimit, type RateLimitInfo } from 'express-rate-limit';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { APP_CONFIG } from '../app.module';
 import type { AppConfig } from '../config/config.schema';
+import type { NodeMiddleware } from '../common/fast-route';
 import { AccessTokens, tagAccessLevel, TOKEN_COOKIE, type AccessLevel } from './access-tokens';
 import { sendRefusal, type Refusal } from './refusal';
 import { RequestOriginPolicy } from './request-origin-policy';
@@ -27,13 +28,26 @@ function isVncPath(path: string): boolean {
   return path === VNC_PREFIX || path.startsWith(`${VNC_PREFIX}/`);
 }
 
+/** The path of a request without its query string (Express's request.path, for a plain Node request). */
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** Rate limits count per client address (IPv6 per /56, as express-rate-limit does by default). */
+function clientKey(request: IncomingMessage): string {
+  return ipKeyGenerator(request.socket.remoteAddress ?? 'unknown');
+}
+
 /**
  * Puts the security layers in front of every route, in this order: CORS (closed unless
  * security.corsOrigins), the rate limit per client address, the Host/Origin policy, the API token.
- * They are plain Express middleware registered before anything else, so they also cover what Nest's
- * router does not see: Swagger UI at /docs and mcp-nest's self-mounted /mcp.
+ * They are plain Node middleware registered in Express before anything else, so they also cover what Nest's
+ * router does not see: Swagger UI at /docs and mcp-nest's self-mounted /mcp. Returns the layers after CORS,
+ * for fast routes (serveFastRoutes), which run them too and leave requests with an Origin to Express.
  */
-export function installHttpSecurity(app: INestApplication): void {
+export function installHttpSecurity(app: INestApplication): NodeMiddleware[] {
   const config = app.get<AppConfig>(APP_CONFIG, { strict: false });
   const tokens = app.get(AccessTokens, { strict: false });
   const origins = app.get(RequestOriginPolicy, { strict: false });
@@ -46,33 +60,42 @@ export function installHttpSecurity(app: INestApplication): void {
   }
   const store = new MemoryStore();
   (app.getHttpServer() as Server).once('close', () => store.shutdown());
-  app.use(rateLimiter(config.security.rateLimitPerMinute, store));
-  app.use(originCheck(origins));
-  app.use(tokenCheck(tokens));
+  const layers = [
+    rateLimiter(config.security.rateLimitPerMinute, store),
+    originCheck(origins),
+    tokenCheck(tokens),
+  ];
+  for (const layer of layers) app.use(layer);
+  return layers;
 }
 
 function refuse(
-  request: Request,
-  response: Response,
+  request: IncomingMessage,
+  response: ServerResponse,
   refusal: Refusal,
   headers?: Record<string, string>,
 ): void {
   // The path only: a query string may hold a token.
-  logger.warn(`Refused ${request.method} ${request.path} from ${request.ip ?? '?'}: ${refusal.message}`);
+  const from = request.socket.remoteAddress ?? '?';
+  logger.warn(`Refused ${request.method ?? ''} ${pathOf(request)} from ${from}: ${refusal.message}`);
   sendRefusal(response, refusal, headers);
 }
 
-function rateLimiter(limit: number, store: MemoryStore): RequestHandler {
-  return rateLimit({
+function rateLimiter(limit: number, store: MemoryStore): NodeMiddleware {
+  const limiter = rateLimit({
     windowMs: RATE_WINDOW_MS,
     limit,
     store,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    skip: (request) =>
-      OPEN_PATHS.has(request.path) || STATIC_PREFIXES.some((prefix) => request.path.startsWith(prefix)),
+    keyGenerator: clientKey,
+    validate: false,
+    skip: (request) => {
+      const path = pathOf(request);
+      return OPEN_PATHS.has(path) || STATIC_PREFIXES.some((prefix) => path.startsWith(prefix));
+    },
     handler: (request, response) => {
-      const info = (request as Request & { rateLimit?: RateLimitInfo }).rateLimit;
+      const info = (request as IncomingMessage & { rateLimit?: RateLimitInfo }).rateLimit;
       const resetAt = info?.resetTime?.getTime() ?? Date.now() + RATE_WINDOW_MS;
       const retryAfterSeconds = Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
       sendRefusal(
@@ -87,30 +110,34 @@ function rateLimiter(limit: number, store: MemoryStore): RequestHandler {
       );
     },
   });
+  // Only a plain Node request and response are used (the key, skip and handler above take nothing else).
+  return limiter as unknown as NodeMiddleware;
 }
 
-function originCheck(policy: RequestOriginPolicy): RequestHandler {
-  return (request: Request, response: Response, next: NextFunction) => {
-    if (OPEN_PATHS.has(request.path) || request.path === MCP_PATH) return next();
+function originCheck(policy: RequestOriginPolicy): NodeMiddleware {
+  return (request, response, next) => {
+    const path = pathOf(request);
+    if (OPEN_PATHS.has(path) || path === MCP_PATH) return next();
     const refusal = policy.check(request);
     if (refusal) return refuse(request, response, refusal);
     next();
   };
 }
 
-function tokenCheck(tokens: AccessTokens): RequestHandler {
-  return (request: Request, response: Response, next: NextFunction) => {
-    if (OPEN_PATHS.has(request.path)) return next();
-    const pageToken = TOKEN_PAGES.has(request.path) ? queryToken(request) : undefined;
+function tokenCheck(tokens: AccessTokens): NodeMiddleware {
+  return (request, response, next) => {
+    const path = pathOf(request);
+    if (OPEN_PATHS.has(path)) return next();
+    const pageToken = TOKEN_PAGES.has(path) ? queryToken(request) : undefined;
     if (pageToken !== undefined && tokens.required)
       return acceptPageToken(tokens, pageToken, request, response);
-    const result = tokens.authenticate(request, { acceptCookie: request.path !== MCP_PATH });
+    const result = tokens.authenticate(request, { acceptCookie: path !== MCP_PATH });
     if ('refusal' in result) {
       return refuse(request, response, result.refusal, {
         'WWW-Authenticate': 'Bearer realm="ib-gateway-supervisor"',
       });
     }
-    const vncRefusal = vncAccessRefusal(request.path, result.level);
+    const vncRefusal = vncAccessRefusal(path, result.level);
     if (vncRefusal) return refuse(request, response, vncRefusal);
     tagAccessLevel(request, result.level);
     next();
@@ -128,9 +155,9 @@ export function vncAccessRefusal(path: string, level: AccessLevel): Refusal | un
   };
 }
 
-function queryToken(request: Request): string | undefined {
+function queryToken(request: IncomingMessage): string | undefined {
   if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
-  const token = new URL(request.originalUrl, 'http://service').searchParams.get('token');
+  const token = new URL(request.url ?? '/', 'http://service').searchParams.get('token');
   return token === null || token === '' ? undefined : token;
 }
 
@@ -139,7 +166,12 @@ function queryToken(request: Request): string | undefined {
  * read it, other sites cannot send it) and redirect to the same page without it, out of the address bar
  * and the history.
  */
-function acceptPageToken(tokens: AccessTokens, token: string, request: Request, response: Response): void {
+function acceptPageToken(
+  tokens: AccessTokens,
+  token: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+): void {
   const level = tokens.levelOf(token);
   if (level === undefined) {
     return refuse(request, response, {
@@ -148,19 +180,19 @@ function acceptPageToken(tokens: AccessTokens, token: string, request: Request, 
       message: 'The API token is not valid',
     });
   }
-  const vncRefusal = vncAccessRefusal(request.path, level);
+  const vncRefusal = vncAccessRefusal(pathOf(request), level);
   if (vncRefusal) return refuse(request, response, vncRefusal);
-  const url = new URL(request.originalUrl, 'http://service');
+  const url = new URL(request.url ?? '/', 'http://service');
   url.searchParams.delete('token');
-  response.setHeader(
-    'Set-Cookie',
-    serializeCookie(TOKEN_COOKIE, token, {
+  response.writeHead(303, {
+    'Set-Cookie': serializeCookie(TOKEN_COOKIE, token, {
       httpOnly: true,
       sameSite: 'strict',
-      secure: request.secure,
+      secure: (request.socket as Partial<TLSSocket>).encrypted === true,
       path: '/',
     }),
-  );
-  response.setHeader('Cache-Control', 'no-store');
-  response.redirect(303, `${url.pathname}${url.search}`);
+    'Cache-Control': 'no-store',
+    Location: `${url.pathname}${url.search}`,
+  });
+  response.end();
 }

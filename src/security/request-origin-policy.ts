@@ -7,6 +7,7 @@ import type { Refusal } from './refusal';
 
 /** Host names that reach a loopback listener (bracketed IPv6, as in a Host header). */
 const LOOPBACK_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'];
+const MAX_HOST_VERDICTS = 64;
 /** Wildcard listen addresses: no browser uses them as a host name. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
@@ -33,6 +34,7 @@ export class RequestOriginPolicy {
   /** Allowed Host names; undefined when listening beyond loopback, where the required token protects. */
   private readonly hostnames: ReadonlySet<string> | undefined;
   private readonly corsOrigins: ReadonlySet<string>;
+  private readonly hostVerdicts = new Map<string, Refusal | undefined>();
 
   // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
   constructor(@Inject(forwardRef(() => APP_CONFIG)) config: AppConfig) {
@@ -45,14 +47,8 @@ export class RequestOriginPolicy {
   /** Why the request must be refused (403), or undefined when its Host and Origin are fine. */
   check(request: IncomingMessage): Refusal | undefined {
     const host = request.headers.host;
-    if (this.hostnames !== undefined) {
-      const hostname = host === undefined ? undefined : parseUrl(`http://${host}`)?.hostname;
-      if (hostname === undefined || !this.hostnames.has(hostname)) {
-        return forbidden(
-          `Host ${host ?? '(none)'} is not allowed: this service listens on loopback and answers only to ${[...this.hostnames].join(', ')}`,
-        );
-      }
-    }
+    const hostRefusal = this.hostRefusal(host);
+    if (hostRefusal) return hostRefusal;
     const origin = request.headers.origin;
     if (origin === undefined || origin === '') return undefined;
     const originUrl = parseUrl(origin);
@@ -65,6 +61,24 @@ export class RequestOriginPolicy {
     return forbidden(
       `Origin ${originUrl.origin} is not allowed: only pages of this service${this.corsOrigins.size > 0 ? ' and the configured CORS origins' : ''} may call it (security.corsOrigins)`,
     );
+  }
+
+  /** Host names are checked once each (parsing a URL per request shows up at thousands of requests/s). */
+  private hostRefusal(host: string | undefined): Refusal | undefined {
+    if (this.hostnames === undefined) return undefined;
+    const key = host ?? '';
+    if (this.hostVerdicts.has(key)) return this.hostVerdicts.get(key);
+    const hostname = host === undefined ? undefined : parseUrl(`http://${host}`)?.hostname;
+    const verdict =
+      hostname !== undefined && this.hostnames.has(hostname)
+        ? undefined
+        : forbidden(
+            `Host ${host ?? '(none)'} is not allowed: this service listens on loopback and answers only to ${[...this.hostnames].join(', ')}`,
+          );
+    // Host headers are the caller's to choose: the memo stays small whatever they send.
+    if (this.hostVerdicts.size >= MAX_HOST_VERDICTS) this.hostVerdicts.clear();
+    this.hostVerdicts.set(key, verdict);
+    return verdict;
   }
 }
 

@@ -295,13 +295,15 @@ export class MarketDataFeed {
     const quotes = new Map<string, Quote>();
     for (const [session, state] of this.sessions) {
       if (state.stalled) continue;
-      for (const stream of state.streams.values()) {
-        if (stream.stalled) continue;
-        // A closed market prints nothing new; the first full set still goes out.
-        if (stream.started && !this.market.isTrading(stream.instrument.conId, this.dataTime(stream)))
-          continue;
-        this.publish(session, stream, quotes);
-      }
+      session.batch(() => {
+        for (const stream of state.streams.values()) {
+          if (stream.stalled) continue;
+          // A closed market prints nothing new; the first full set still goes out.
+          if (stream.started && !this.market.isTrading(stream.instrument.conId, this.dataTime(stream)))
+            continue;
+          this.publish(session, stream, quotes);
+        }
+      });
     }
   }
 

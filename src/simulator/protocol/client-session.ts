@@ -12,6 +12,8 @@ export interface ClientSession {
   readonly clientId: number | undefined;
   readonly isOpen: boolean;
   send(fields: readonly WireValue[]): void;
+  /** The messages `work` sends leave in one write: a feed cycle costs one system call, not one per tick. */
+  batch(work: () => void): void;
   sendError(id: number, code: number, text: string): void;
   onClose(listener: () => void): void;
   /** Flushes what was sent and closes the connection. */
@@ -63,6 +65,15 @@ export class TwsClientSession implements ClientSession {
     if (!this.isOpen) return;
     this.hooks.onOutgoing(this, fields);
     this.socket.write(encodeFrame(fields));
+  }
+
+  batch(work: () => void): void {
+    this.socket.cork();
+    try {
+      work();
+    } finally {
+      this.socket.uncork();
+    }
   }
 
   sendError(id: number, code: number, text: string): void {

@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants';
+import type { ParsedUrlQuery } from 'node:querystring';
+import type { FastRoute } from '../common/fast-route';
+import { OPERATIONS, queryInputParser } from '../common/operation.decorator';
+import { MarketDataController } from './market-data.controller';
+import { GetQuoteInput, type Quote } from './market-data.schemas';
+import { MarketDataService } from './market-data.service';
+
+const OPERATION = 'get_quote';
+
+/**
+ * get_quote for contracts this service streams, answered from memory in front of Express and Nest (see
+ * FastRoute): the same path, input schema and answer as the declared operation, which does everything else
+ * (snapshots, errors, browsers).
+ */
+@Injectable()
+export class StreamedQuoteRoute implements FastRoute {
+  readonly operation = OPERATION;
+  readonly path: string;
+  private readonly parseInput = queryInputParser(GetQuoteInput);
+
+  constructor(private readonly marketData: MarketDataService) {
+    const definition = OPERATIONS.find((operation) => operation.name === OPERATION);
+    // Fast routes skip the operation guard, which only ever stops the read-only token from writing.
+    if (definition?.safety.readOnly !== true)
+      throw new Error(`${OPERATION} must be a declared read-only operation`);
+    const controllerPath = Reflect.getMetadata(PATH_METADATA, MarketDataController) as string;
+    this.path = `/${controllerPath}/${definition.path}`;
+  }
+
+  answer(query: ParsedUrlQuery): Quote | undefined {
+    const input = this.parseInput(query);
+    return input && this.marketData.streamedQuote(input);
+  }
+}
