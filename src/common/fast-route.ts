@@ -1,5 +1,4 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { parse as parseQueryString, type ParsedUrlQuery } from 'node:querystring';
 import type { MetricsRegistry } from './metrics';
 
 /** A plain Node middleware: Express runs these, and so do fast routes, on the same request and response. */
@@ -20,8 +19,11 @@ export interface FastRoute {
   readonly operation: string;
   /** The path it answers GET requests on: the operation's REST path. */
   readonly path: string;
-  /** The answer from memory for this query string, or undefined when the full route must do the work. */
-  answer(query: ParsedUrlQuery): object | undefined;
+  /**
+   * The answer from memory for this query string (without the "?"), or undefined when the full route must do
+   * the work. An answer object must not change afterwards: its JSON is kept while the same object comes back.
+   */
+  answer(queryString: string): object | undefined;
 }
 
 export interface FastRouteOptions {
@@ -39,7 +41,18 @@ export interface FastRouteOptions {
  * memory, and every security layer passes it; a layer that refuses answers the refusal itself.
  */
 export function serveFastRoutes(server: Server, options: FastRouteOptions): void {
-  const routes = new Map(options.routes.map((route) => [route.path, route]));
+  const routes = new Map(
+    options.routes.map((route) => [
+      route.path,
+      {
+        route,
+        duration: options.metrics.operationDuration.labels(route.operation, 'rest'),
+        answered: options.metrics.operationRequests.labels(route.operation, 'rest', 'ok'),
+      },
+    ]),
+  );
+  // Between two ticks of a stream many callers get the same quote object: serialize it once.
+  const bodies = new WeakMap<object, string>();
   const framework = server.listeners('request') as RequestListener[];
   const passOn: RequestListener = (request, response) => {
     for (const listener of framework) listener.call(server, request, response);
@@ -48,63 +61,66 @@ export function serveFastRoutes(server: Server, options: FastRouteOptions): void
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const url = request.url ?? '/';
     const queryStart = url.indexOf('?');
-    const route =
+    const served =
       request.method === 'GET' && request.headers.origin === undefined
         ? routes.get(queryStart === -1 ? url : url.slice(0, queryStart))
         : undefined;
     let answer: object | undefined;
     try {
-      answer = route?.answer(parseQueryString(queryStart === -1 ? '' : url.slice(queryStart + 1)));
+      answer = served?.route.answer(queryStart === -1 ? '' : url.slice(queryStart + 1));
     } catch {
       answer = undefined; // the full route reports whatever went wrong
     }
-    if (route === undefined || answer === undefined) {
+    if (served === undefined || answer === undefined) {
       passOn(request, response);
       return;
     }
-    const stopTimer = options.metrics.operationDuration.startTimer({
-      operation: route.operation,
-      interface: 'rest',
-    });
-    runLayers(options.layers, request, response).then(
-      (passed) => {
-        if (!passed) return; // a layer answered with its refusal
-        const body = JSON.stringify(answer);
-        response.writeHead(200, {
-          'Content-Type': 'application/json; charset=utf-8',
-          'Content-Length': String(Buffer.byteLength(body)),
-        });
-        response.end(body);
-        stopTimer();
-        options.metrics.operationRequests.inc({
-          operation: route.operation,
-          interface: 'rest',
-          outcome: 'ok',
-        });
-        options.debug?.(`GET ${route.path} 200 from memory (${route.operation})`);
-      },
+    const { route, duration, answered } = served;
+    const stopTimer = duration.startTimer();
+    // A layer that refuses answers the refusal itself and never calls back.
+    runLayers(options.layers, request, response, (outcome) => {
       // A layer failed (not refused): Express runs the layers again and reports the error its way.
-      () => passOn(request, response),
-    );
+      if (outcome === 'failed') return passOn(request, response);
+      let body = bodies.get(answer);
+      if (body === undefined) {
+        body = JSON.stringify(answer);
+        bodies.set(answer, body);
+      }
+      response.writeHead(200, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': String(Buffer.byteLength(body)),
+      });
+      response.end(body);
+      stopTimer();
+      answered.inc();
+      options.debug?.(`GET ${route.path} 200 from memory (${route.operation})`);
+    });
   });
 }
 
-/** Runs the layers in order; true when the last one called next(), false when one answered instead. */
-async function runLayers(
+/** Runs the layers in order; `done` once the last one called next (passed) or one failed, never on a refusal. */
+function runLayers(
   layers: readonly NodeMiddleware[],
   request: IncomingMessage,
   response: ServerResponse,
-): Promise<boolean> {
-  return new Promise<boolean>((resolve, reject) => {
-    let index = 0;
-    const next = (error?: unknown): void => {
-      if (error !== undefined)
-        return reject(error instanceof Error ? error : new Error('a security layer failed'));
-      const layer = layers[index++];
-      if (layer === undefined) return resolve(true);
+  done: (outcome: 'passed' | 'failed') => void,
+): void {
+  let index = 0;
+  let settled = false;
+  const settle = (outcome: 'passed' | 'failed') => {
+    if (settled) return;
+    settled = true;
+    done(outcome);
+  };
+  const next = (error?: unknown): void => {
+    if (error !== undefined) return settle('failed');
+    const layer = layers[index++];
+    if (layer === undefined) return settle('passed');
+    try {
       layer(request, response, next);
-    };
-    response.once('finish', () => resolve(false)); // a refusal; after our own answer this changes nothing
-    next();
-  });
+    } catch {
+      settle('failed');
+    }
+  };
+  next();
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants';
-import type { ParsedUrlQuery } from 'node:querystring';
+import { LRUCache } from 'lru-cache';
+import { parse as parseQueryString } from 'node:querystring';
 import type { FastRoute } from '../common/fast-route';
 import { OPERATIONS, queryInputParser } from '../common/operation.decorator';
 import { MarketDataController } from './market-data.controller';
@@ -19,6 +20,8 @@ export class StreamedQuoteRoute implements FastRoute {
   readonly operation = OPERATION;
   readonly path: string;
   private readonly parseInput = queryInputParser(GetQuoteInput);
+  /** Clients ask for the same few query strings again and again: each is validated once. */
+  private readonly inputs = new LRUCache<string, { input: GetQuoteInput | undefined }>({ max: 1000 });
 
   constructor(private readonly marketData: MarketDataService) {
     const definition = OPERATIONS.find((operation) => operation.name === OPERATION);
@@ -29,8 +32,12 @@ export class StreamedQuoteRoute implements FastRoute {
     this.path = `/${controllerPath}/${definition.path}`;
   }
 
-  answer(query: ParsedUrlQuery): Quote | undefined {
-    const input = this.parseInput(query);
-    return input && this.marketData.streamedQuote(input);
+  answer(queryString: string): Quote | undefined {
+    let parsed = this.inputs.get(queryString);
+    if (parsed === undefined) {
+      parsed = { input: this.parseInput(parseQueryString(queryString)) };
+      this.inputs.set(queryString, parsed);
+    }
+    return parsed.input && this.marketData.streamedQuote(parsed.input);
   }
 }

@@ -3,11 +3,12 @@ import { CONFIG_DEFAULTS } from '../../src/config/config.schema';
 import type { RunningService } from '../../src/main';
 import { rawRequest } from '../security/security-harness';
 import { startTestService, testConfig } from '../service/service-harness';
-import { readEvents, waitFor, type ServerSentEvent } from './market-data-support';
+import { readEvents, sleep, waitFor, type ServerSentEvent } from './market-data-support';
 
 const FULL_TOKEN = 'full-token-0123456789abcdef';
 const READ_ONLY_TOKEN = 'read-only-token-0123456789';
 const FROM_MEMORY = 'GET /market-data/quote 200 from memory (get_quote)';
+const WEDNESDAY_AFTERNOON = '2026-11-18T17:00:00Z';
 
 interface QuoteBody {
   symbol: string;
@@ -71,9 +72,8 @@ describe('quotes of streaming contracts, answered in front of Express and Nest',
       }),
       { logDestination: logCapture(logLines) },
     );
+    service.simulator?.setClock(Date.parse(WEDNESDAY_AFTERNOON)); // AAPL trades, so its quote moves
     await streamQuotes(service, 'AAPL', abort, bearer);
-    // Nothing moves from here on, so answers taken one after the other can be compared field by field.
-    service.simulator?.freezeMarketData(true, 'subscriptions');
   });
 
   afterAll(async () => {
@@ -83,7 +83,24 @@ describe('quotes of streaming contracts, answered in front of Express and Nest',
 
   const fromMemory = () => logLines.filter((line) => line.includes(FROM_MEMORY)).length;
 
+  it('serves each new tick of the stream, never a stale answer', async () => {
+    const first = await rawRequest(service, 'GET', '/market-data/quote?symbol=AAPL', bearer);
+    expect(first.status).toBe(200);
+    const deadline = Date.now() + 10_000;
+    let latest = first;
+    while (latest.body === first.body && Date.now() < deadline) {
+      await sleep(100);
+      latest = await rawRequest(service, 'GET', '/market-data/quote?symbol=AAPL', bearer);
+    }
+    expect(latest.status).toBe(200);
+    expect(latest.body).not.toBe(first.body);
+    expect(JSON.parse(latest.body)).toMatchObject({ symbol: 'AAPL', source: 'stream' });
+  });
+
   it('answers from the stream with the body of the declared route, counted in the same metrics', async () => {
+    // Nothing moves from here on, so answers taken one after the other can be compared field by field.
+    service.simulator?.freezeMarketData(true, 'subscriptions');
+    await sleep(500);
     const metricsBefore = await (await fetch(service.urls.metrics, { headers: bearer })).text();
     const linesBefore = fromMemory();
 
