@@ -16,7 +16,7 @@ import { usesSimulator, type AppConfig } from './config/config.schema';
 import { installHttpSecurity } from './security/http-security';
 import { createGatewayService } from './gateway/gateway.module';
 import type { GatewayLog, GatewayService } from './gateway/gateway.service';
-import { StreamedQuoteRoute } from './market-data/streamed-quote.route';
+import { QuoteRoute } from './market-data/quote.route';
 import { IbGatewaySimulator } from './simulator/simulator';
 
 export interface RunningService {
@@ -72,12 +72,12 @@ export async function listenWithBothFaces(
     await app.startAllMicroservices(); // mounts /mcp; must precede listen()
     const routes = fastRoutes(app);
     if (routes.length > 0) {
-      const logger = new Logger('FastRoutes');
       serveFastRoutes(app.getHttpServer() as Server, {
         layers: securityLayers,
         routes,
         metrics: app.get(MetricsRegistry, { strict: false }),
-        ...(DEBUG_LEVELS.has(config.logLevel) ? { debug: (line: string) => logger.debug(line) } : {}),
+        logger: new Logger('FastRoutes'),
+        debug: DEBUG_LEVELS.has(config.logLevel),
       });
     }
     await app.listen(config.port, config.host);
@@ -170,7 +170,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         ...(logDestination ? { logDestination } : {}),
       }),
       config,
-      (nest) => [nest.get(StreamedQuoteRoute, { strict: false })],
+      (nest) => [nest.get(QuoteRoute, { strict: false })],
     );
   } catch (error) {
     await gateway.shutdown().catch(() => undefined);

@@ -6,12 +6,12 @@ import { MarketDataStreamController } from './market-data-stream.controller';
 import { MarketDataController } from './market-data.controller';
 import { MarketDataRepository } from './market-data.repository';
 import { MarketDataService } from './market-data.service';
-import { StreamedQuoteRoute } from './streamed-quote.route';
+import { QuoteRoute } from './quote.route';
 
 @Module({
   imports: [ConnectionModule, ContractsModule],
   controllers: [MarketDataController, MarketDataStreamController],
-  providers: [MarketDataRepository, MarketDataStreams, MarketDataService, StreamedQuoteRoute],
-  exports: [MarketDataStreams, StreamedQuoteRoute],
+  providers: [MarketDataRepository, MarketDataStreams, MarketDataService, QuoteRoute],
+  exports: [MarketDataStreams, QuoteRoute],
 })
 export class MarketDataModule {}

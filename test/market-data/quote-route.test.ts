@@ -7,7 +7,7 @@ import { readEvents, sleep, waitFor, type ServerSentEvent } from './market-data-
 
 const FULL_TOKEN = 'full-token-0123456789abcdef';
 const READ_ONLY_TOKEN = 'read-only-token-0123456789';
-const FROM_MEMORY = 'GET /market-data/quote 200 from memory (get_quote)';
+const FAST_ROUTE = 'GET /market-data/quote 200 (get_quote, fast route)';
 const WEDNESDAY_AFTERNOON = '2026-11-18T17:00:00Z';
 
 interface QuoteBody {
@@ -58,7 +58,7 @@ function operationCount(metrics: string, outcome: string): number {
   return line === undefined ? 0 : Number(line.split(' ').pop());
 }
 
-describe('quotes of streaming contracts, answered in front of Express and Nest', () => {
+describe('get_quote over REST, answered in front of Express and Nest', () => {
   let service: RunningService;
   const logLines: string[] = [];
   const abort = new AbortController();
@@ -81,7 +81,7 @@ describe('quotes of streaming contracts, answered in front of Express and Nest',
     await service.close();
   });
 
-  const fromMemory = () => logLines.filter((line) => line.includes(FROM_MEMORY)).length;
+  const fastAnswers = () => logLines.filter((line) => line.includes(FAST_ROUTE)).length;
 
   it('serves each new tick of the stream, never a stale answer', async () => {
     const first = await rawRequest(service, 'GET', '/market-data/quote?symbol=AAPL', bearer);
@@ -102,7 +102,7 @@ describe('quotes of streaming contracts, answered in front of Express and Nest',
     service.simulator?.freezeMarketData(true, 'subscriptions');
     await sleep(500);
     const metricsBefore = await (await fetch(service.urls.metrics, { headers: bearer })).text();
-    const linesBefore = fromMemory();
+    const linesBefore = fastAnswers();
 
     const fast = await rawRequest(service, 'GET', '/market-data/quote?symbol=AAPL', bearer);
     expect(fast.status).toBe(200);
@@ -110,7 +110,7 @@ describe('quotes of streaming contracts, answered in front of Express and Nest',
     const quote = JSON.parse(fast.body) as QuoteBody;
     expect(quote).toMatchObject({ symbol: 'AAPL', source: 'stream' });
     expect(typeof quote.bid).toBe('number');
-    await waitFor(() => fromMemory() === linesBefore + 1, 'the debug line of the fast route');
+    await waitFor(() => fastAnswers() === linesBefore + 1, 'the debug line of the fast route');
 
     // A browser's request (it carries an Origin) takes the full way through Nest: the same answer.
     const viaNest = await rawRequest(service, 'GET', '/market-data/quote?symbol=AAPL', {
@@ -119,14 +119,14 @@ describe('quotes of streaming contracts, answered in front of Express and Nest',
     });
     expect(viaNest.status).toBe(200);
     expect(JSON.parse(viaNest.body)).toEqual(quote);
-    expect(fromMemory()).toBe(linesBefore + 1);
+    expect(fastAnswers()).toBe(linesBefore + 1);
 
     const metricsAfter = await (await fetch(service.urls.metrics, { headers: bearer })).text();
     expect(operationCount(metricsAfter, 'ok') - operationCount(metricsBefore, 'ok')).toBe(2);
   });
 
   it('runs the same security layers first: token, read-only token, Host, rate limit', async () => {
-    const linesBefore = fromMemory();
+    const linesBefore = fastAnswers();
     const anonymous = await rawRequest(service, 'GET', '/market-data/quote?symbol=AAPL');
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers['www-authenticate']).toContain('Bearer');
@@ -143,7 +143,7 @@ describe('quotes of streaming contracts, answered in front of Express and Nest',
     });
     expect(rebound.status).toBe(403);
     expect(JSON.parse(rebound.body)).toMatchObject({ code: 'FORBIDDEN' });
-    expect(fromMemory()).toBe(linesBefore);
+    expect(fastAnswers()).toBe(linesBefore);
 
     // get_quote is read-only, so the read-only token may call it; the rate limit's headers come along.
     const readOnly = await rawRequest(service, 'GET', '/market-data/quote?symbol=AAPL', {
@@ -151,22 +151,39 @@ describe('quotes of streaming contracts, answered in front of Express and Nest',
     });
     expect(readOnly.status).toBe(200);
     expect(readOnly.headers.ratelimit).toMatch(/^limit=\d+, remaining=\d+, reset=\d+$/);
-    await waitFor(() => fromMemory() === linesBefore + 1, 'the debug line of the fast route');
+    await waitFor(() => fastAnswers() === linesBefore + 1, 'the debug line of the fast route');
   });
 
-  it('leaves everything else to the declared route: snapshots and invalid input', async () => {
+  it('answers snapshots and errors as the declared route does, and leaves invalid input to it', async () => {
+    const metricsBefore = await (await fetch(service.urls.metrics, { headers: bearer })).text();
+    const linesBefore = fastAnswers();
     const snapshot = await rawRequest(service, 'GET', '/market-data/quote?symbol=MSFT', bearer);
     expect(snapshot.status).toBe(200);
     expect(JSON.parse(snapshot.body)).toMatchObject({ symbol: 'MSFT', source: 'snapshot' });
+    await waitFor(() => fastAnswers() === linesBefore + 1, 'the debug line of the fast route');
+
+    const unknown = await rawRequest(service, 'GET', '/market-data/quote?symbol=ZZZZ', bearer);
+    const unknownViaNest = await rawRequest(service, 'GET', '/market-data/quote?symbol=ZZZZ', {
+      ...bearer,
+      Origin: service.urls.base,
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknownViaNest.status).toBe(404);
+    expect(JSON.parse(unknown.body)).toEqual(JSON.parse(unknownViaNest.body));
+    expect(JSON.parse(unknown.body)).toMatchObject({ code: 'NOT_FOUND' });
+    expect((JSON.parse(unknown.body) as { message: string }).message).toContain('ZZZZ');
+    const metricsAfter = await (await fetch(service.urls.metrics, { headers: bearer })).text();
+    expect(operationCount(metricsAfter, 'error') - operationCount(metricsBefore, 'error')).toBe(2);
 
     const invalid = await rawRequest(service, 'GET', '/market-data/quote?conId=abc', bearer);
     expect(invalid.status).toBe(400);
     expect(JSON.parse(invalid.body)).toMatchObject({ code: 'INVALID_INPUT' });
     expect((JSON.parse(invalid.body) as { message: string }).message).toContain('Invalid parameters');
+    expect(fastAnswers()).toBe(linesBefore + 1);
   });
 });
 
-describe('the rate limit on quotes answered from a stream', () => {
+describe('the rate limit on quotes answered in front of Express', () => {
   const LIMIT = 4;
   let service: RunningService;
   const abort = new AbortController();

@@ -11,12 +11,12 @@ import { MarketDataService } from './market-data.service';
 const OPERATION = 'get_quote';
 
 /**
- * get_quote for contracts this service streams, answered from memory in front of Express and Nest (see
- * FastRoute): the same path, input schema and answer as the declared operation, which does everything else
- * (snapshots, errors, browsers).
+ * get_quote over REST in front of Express and Nest (see FastRoute): the declared operation's path, input
+ * schema and service method; a contract this service streams is answered from memory at once. Invalid input
+ * and browsers take the declared route.
  */
 @Injectable()
-export class StreamedQuoteRoute implements FastRoute {
+export class QuoteRoute implements FastRoute {
   readonly operation = OPERATION;
   readonly path: string;
   private readonly parseInput = queryInputParser(GetQuoteInput);
@@ -32,12 +32,15 @@ export class StreamedQuoteRoute implements FastRoute {
     this.path = `/${controllerPath}/${definition.path}`;
   }
 
-  answer(queryString: string): Quote | undefined {
+  accept(queryString: string): (() => Quote | Promise<Quote>) | undefined {
     let parsed = this.inputs.get(queryString);
     if (parsed === undefined) {
       parsed = { input: this.parseInput(parseQueryString(queryString)) };
       this.inputs.set(queryString, parsed);
     }
-    return parsed.input && this.marketData.streamedQuote(parsed.input);
+    const { input } = parsed;
+    if (input === undefined) return undefined;
+    return (): Quote | Promise<Quote> =>
+      this.marketData.streamedQuote(input) ?? this.marketData.getQuote(input);
   }
 }
