@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { openStream, runLoadClient } from './load';
+import { runLoadClient } from './load';
 import { check, elapsedMs, percentiles, printTable, round, sleep, writeResult } from './support';
 
 /**
@@ -71,7 +71,6 @@ export async function runFootprint(): Promise<Record<string, unknown>> {
     await stopCli(cli);
   }
   const cli = await startCli();
-  const abort = new AbortController();
   try {
     const pid = cli.child.pid;
     check(pid !== undefined, 'the CLI has a pid');
@@ -85,7 +84,6 @@ export async function runFootprint(): Promise<Record<string, unknown>> {
       if (body.match === 'unique' && body.contract) conIds.push(body.contract.conId);
     }
     check(conIds.length > 0, 'some symbols resolve');
-    await openStream(cli.base, conIds, abort.signal);
     const samples: number[] = [];
     const sampler = setInterval(() => samples.push(residentMb(pid)), 200);
     const load = await runLoadClient(cli.base, conIds, LOAD_MS);
@@ -118,7 +116,6 @@ export async function runFootprint(): Promise<Record<string, unknown>> {
     writeResult('footprint', result);
     return result;
   } finally {
-    abort.abort();
     await stopCli(cli);
   }
 }

@@ -2,9 +2,13 @@ import autocannon from 'autocannon';
 
 /**
  * The load generator, run as its own process so that it does not share an event loop with the service:
- * `node load-client.js <base-url> <conIds,comma-separated> <concurrency> <durationMs>`. autocannon keeps
- * `concurrency` keep-alive connections busy, each cycling through quotes of the contracts; prints one JSON line.
+ * `node load-client.js <base-url> <conIds,comma-separated> <concurrency> <durationMs>`. It first opens quote
+ * streams (server-sent events, STREAM_SIZE contracts each) so that the service streams every contract, and
+ * keeps reading them; then autocannon keeps `concurrency` keep-alive connections busy, each cycling through
+ * quotes of the contracts. Prints one JSON line.
  */
+const STREAM_SIZE = 20;
+const FIRST_QUOTES_TIMEOUT_MS = 30_000;
 export interface LoadClientResult {
   requests: number;
   failures: number;
@@ -13,17 +17,50 @@ export interface LoadClientResult {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
 }
 
+/** Opens a quote stream and resolves once every contract in it has sent a quote; reading goes on after. */
+async function openStream(base: string, conIds: number[], abort: AbortSignal): Promise<void> {
+  const response = await fetch(`${base}/market-data/stream?conIds=${conIds.join(',')}`, { signal: abort });
+  if (response.status !== 200 || response.body === null) {
+    throw new Error(`stream answered ${response.status}: ${await response.text()}`);
+  }
+  const waiting = new Set(conIds);
+  const decoder = new TextDecoder();
+  let buffered = '';
+  const reader = response.body.getReader();
+  const deadline = Date.now() + FIRST_QUOTES_TIMEOUT_MS;
+  while (waiting.size > 0) {
+    if (Date.now() > deadline) throw new Error(`no quote within 30 s for conIds ${[...waiting].join(',')}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error('the stream ended early');
+    buffered += decoder.decode(value as Uint8Array, { stream: true });
+    for (const match of buffered.matchAll(/"conId":(\d+)/g)) waiting.delete(Number(match[1]));
+    buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
+  }
+  // Keep reading (and discarding) so the service never sees a slow consumer.
+  void (async () => {
+    for (;;) {
+      const { done } = await reader.read().catch(() => ({ done: true }));
+      if (done) return;
+    }
+  })();
+}
+
 async function main(): Promise<void> {
   const [base, conIdList, concurrencyText, durationText] = process.argv.slice(2);
   if (!base || !conIdList || !concurrencyText || !durationText) {
     throw new Error('usage: load-client <base-url> <conIds> <concurrency> <durationMs>');
+  }
+  const conIds = conIdList.split(',').map(Number);
+  const streams = new AbortController();
+  for (let offset = 0; offset < conIds.length; offset += STREAM_SIZE) {
+    await openStream(base, conIds.slice(offset, offset + STREAM_SIZE), streams.signal);
   }
   let fromStream = 0;
   const result = await autocannon({
     url: base,
     connections: Number(concurrencyText),
     duration: Number(durationText) / 1000,
-    requests: conIdList.split(',').map((conId) => ({
+    requests: conIds.map((conId) => ({
       method: 'GET' as const,
       path: `/market-data/quote?conId=${conId}`,
       onResponse: (status: number, body: string) => {
@@ -44,6 +81,7 @@ async function main(): Promise<void> {
       mean: result.latency.average,
     },
   };
+  streams.abort();
   process.stdout.write(`${JSON.stringify(output)}\n`);
 }
 

@@ -5,13 +5,13 @@ import { IbGatewaySimulator } from '../src/simulator/simulator';
 import { benchConfig, check, printTable, round, startReadyService, writeResult } from './support';
 
 /**
- * Load: 50 concurrent HTTP clients (in a second process) ask quotes for 100 contracts that this service
- * already streams (five SSE streams of 20 AAPL options each), for a fixed time, in several rounds. Reports
+ * Load: 50 concurrent HTTP clients (in a second process, which first opens five SSE streams of 20 AAPL options
+ * each, so that the service already streams all 100) ask quotes of those contracts for a fixed time, in several
+ * rounds. The service runs in this process with its in-process simulator, as without credentials. Reports
  * each round, the median round's throughput and p99, and the simulator's count of pacing errors.
  */
 const CLIENTS = 50;
 const CONTRACTS = 100;
-const STREAM_SIZE = 20;
 const DURATION_MS = Number(process.env.BENCH_LOAD_DURATION_MS ?? 15_000);
 /** Throughput on a shared 2-core VM varies by a quarter from run to run: the median of several rounds is reported. */
 const ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? 3);
@@ -22,34 +22,6 @@ async function getJson<T>(url: string): Promise<T> {
   const body = (await response.json()) as T;
   check(response.status === 200, `${url} answered ${response.status}: ${JSON.stringify(body)}`);
   return body;
-}
-
-/** Opens an SSE stream and resolves once every contract in it has sent a quote. */
-export async function openStream(base: string, conIds: number[], abort: AbortSignal): Promise<void> {
-  const response = await fetch(`${base}/market-data/stream?conIds=${conIds.join(',')}`, { signal: abort });
-  if (response.status !== 200 || response.body === null) {
-    check(false, `stream answered ${response.status}: ${await response.text()}`);
-  }
-  const waiting = new Set(conIds);
-  const decoder = new TextDecoder();
-  let buffered = '';
-  const reader = response.body.getReader();
-  const deadline = Date.now() + 30_000;
-  while (waiting.size > 0) {
-    check(Date.now() < deadline, `no quote within 30 s for conIds ${[...waiting].join(',')}`);
-    const { value, done } = await reader.read();
-    check(!done, 'the stream ended early');
-    buffered += decoder.decode(value as Uint8Array, { stream: true });
-    for (const match of buffered.matchAll(/"conId":(\d+)/g)) waiting.delete(Number(match[1]));
-    buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
-  }
-  // Keep reading (and discarding) so the service never sees a slow consumer.
-  void (async () => {
-    for (;;) {
-      const { done } = await reader.read().catch(() => ({ done: true }));
-      if (done) return;
-    }
-  })();
 }
 
 export type { LoadClientResult };
@@ -80,7 +52,6 @@ export async function runLoad(): Promise<Record<string, unknown>> {
   await simulator.start();
   simulator.setClock(Date.parse('2026-11-18T17:00:00Z'));
   const service = await startReadyService(benchConfig(), { simulator });
-  const abort = new AbortController();
   try {
     const base = service.urls.base;
     const chain = await getJson<{ chains: { expirations: string[] }[] }>(
@@ -97,10 +68,6 @@ export async function runLoad(): Promise<Record<string, unknown>> {
     }
     check(conIds.length === CONTRACTS, `${CONTRACTS} option contracts (got ${conIds.length})`);
 
-    console.log(`  load: opening ${CONTRACTS / STREAM_SIZE} quote streams of ${STREAM_SIZE} contracts`);
-    for (let offset = 0; offset < conIds.length; offset += STREAM_SIZE) {
-      await openStream(base, conIds.slice(offset, offset + STREAM_SIZE), abort.signal);
-    }
     const violationsBefore = simulator.stats().pacingViolations;
     const rounds: (LoadClientResult & { quotesPerSecond: number })[] = [];
     for (let index = 1; index <= ROUNDS; index++) {
@@ -151,7 +118,6 @@ export async function runLoad(): Promise<Record<string, unknown>> {
     writeResult('load', result);
     return result;
   } finally {
-    abort.abort();
     await service.close();
     await simulator.stop();
   }
