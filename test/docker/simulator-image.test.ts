@@ -5,6 +5,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectClient, decodeErrors, disconnectAllClients, waitForState } from '../support/ib-client';
+import { rfbGreeting } from '../support/rfb-client';
 import {
   assertDockerAvailable,
   containerLogs,
@@ -72,31 +73,6 @@ async function rawHandshake(port: number): Promise<{ bytesReceived: number; clos
     socket.on('close', () => {
       clearTimeout(timer);
       resolve({ bytesReceived, closed: true });
-    });
-  });
-}
-
-/** What a server says first on connect (VNC servers speak first), collected until it closes or goes quiet. */
-async function greeting(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let received = '';
-    const socket = tcpConnect(port, '127.0.0.1');
-    const finish = () => {
-      socket.destroy();
-      resolve(received);
-    };
-    const timer = setTimeout(finish, 2000);
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-      if (received.endsWith('\n')) {
-        clearTimeout(timer);
-        finish();
-      }
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(received);
     });
   });
 }
@@ -225,11 +201,11 @@ describe('the simulator Docker image, seen like the real IB Gateway image', () =
       goodContainer,
       (text) => text.includes('.> Starting VNC server') && LOGIN_COMPLETED.test(text),
     );
-    expect(await greeting(await publishedPort(goodContainer, VNC))).toMatch(/^RFB 003\.00\d\n$/);
+    expect(await rfbGreeting(await publishedPort(goodContainer, VNC))).toMatch(/^RFB 003\.00\d\n$/);
     const badLog = await waitForLog(badContainer, (text) => LOGIN_FAILED.test(text));
     expect(badLog).toContain('.> VNC server disabled');
     // Docker publishes the port, but nothing listens behind it: accepted, then closed in silence.
-    expect(await greeting(await publishedPort(badContainer, VNC))).toBe('');
+    expect(await rfbGreeting(await publishedPort(badContainer, VNC))).toBe('');
   });
 
   it('docker inspect shows no password: the environment only names the password file', async () => {

@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import type { AppConfig } from '../../src/config/config.schema';
 import { INSTANCE_LABEL } from '../../src/gateway/container-gateway-runtime';
 import { startService, type RunningService, type StartOptions } from '../../src/main';
@@ -14,6 +14,7 @@ import {
   TEST_CONTAINER_LABEL,
 } from '../support/docker';
 import { connectMcpClient, startTestService, testConfig } from '../service/service-harness';
+import { rfbGreeting } from '../support/rfb-client';
 
 /**
  * The supervisor against a real Docker daemon running the simulator image, which has the interface of the
@@ -124,27 +125,6 @@ async function untilState(
 async function instanceContainers(name: string): Promise<string[]> {
   const output = await docker(['ps', '-aq', '--no-trunc', '--filter', `label=${INSTANCE_LABEL}=${name}`]);
   return output.split('\n').filter(Boolean);
-}
-
-/** What a VNC server says first: its RFB version line. */
-async function rfbGreeting(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let received = '';
-    const socket = connect(port, '127.0.0.1');
-    const finish = () => {
-      socket.destroy();
-      resolve(received);
-    };
-    const timer = setTimeout(finish, 3000);
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-      if (received.endsWith('\n')) {
-        clearTimeout(timer);
-        finish();
-      }
-    });
-    socket.on('error', () => undefined);
-  });
 }
 
 async function containerField(id: string, template: string): Promise<string> {

@@ -80,6 +80,13 @@ export async function eventually<T>(
   }
 }
 
+/** Waits until the service reports data flowing (the starting point of every recovery scenario). */
+export async function untilDataFlowing(health: HealthTestService): Promise<void> {
+  await eventually('data-flowing', async () =>
+    (await health.status()).state === 'data-flowing' ? true : undefined,
+  );
+}
+
 export async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -6,6 +6,7 @@ import {
   FX_REOPENS,
   sleep,
   startHealthService,
+  untilDataFlowing,
   type HealthTestService,
 } from './health-harness';
 
@@ -22,15 +23,9 @@ describe('recovery ladder safety (in-process simulator)', () => {
     running = undefined;
   });
 
-  async function flowing(health: HealthTestService): Promise<void> {
-    await eventually('data-flowing', async () =>
-      (await health.status()).state === 'data-flowing' ? true : undefined,
-    );
-  }
-
   it('treats a closed market as closed, not stale: no recovery action, and data flows again when it opens', async () => {
     const health = (running = await startHealthService());
-    await flowing(health);
+    await untilDataFlowing(health);
     const connections = health.simulator.stats().connectedClients;
     health.simulator.setClock(FX_CLOSED); // Saturday on the gateway's clock
 
@@ -56,19 +51,19 @@ describe('recovery ladder safety (in-process simulator)', () => {
     expect(health.service.gateway.status().restartCount).toBe(0);
 
     health.simulator.setClock(FX_OPEN);
-    await flowing(health);
+    await untilDataFlowing(health);
     expect((await health.events({ source: 'ladder' })).events).toEqual([]);
   });
 
   it('opens the circuit breaker when a restart would exceed the hourly cap, says so, and restarts no more', async () => {
     const health = (running = await startHealthService({ maxRestartsPerHour: 1 }));
-    await flowing(health);
+    await untilDataFlowing(health);
     health.simulator.freezeMarketData();
     await eventually('recovery by the one allowed restart', async () => {
       const { events } = await health.events({ source: 'ladder' });
       return events.some((event) => event.from === 'restart' && event.to === 'idle') ? true : undefined;
     });
-    await flowing(health);
+    await untilDataFlowing(health);
 
     health.simulator.freezeMarketData(); // the same fault again within the hour
     const opened = await eventually('the breaker opening', async () => {
@@ -102,7 +97,7 @@ describe('recovery ladder safety (in-process simulator)', () => {
 
   it('never restarts the gateway after IB rejected the login, and says why', async () => {
     const health = (running = await startHealthService());
-    await flowing(health);
+    await untilDataFlowing(health);
     health.simulator.login.set('login-failed'); // connections drop; IBC would show the failed-login dialog
 
     const halted = await eventually('the ladder halted', async () => {

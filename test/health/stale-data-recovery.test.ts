@@ -4,6 +4,7 @@ import {
   FAST_WATCHDOG,
   sleep,
   startHealthService,
+  untilDataFlowing,
   type HealthTestService,
 } from './health-harness';
 
@@ -19,15 +20,9 @@ describe('stale-data watchdog and recovery ladder (in-process simulator)', () =>
     running = undefined;
   });
 
-  async function flowing(health: HealthTestService): Promise<void> {
-    await eventually('data-flowing', async () =>
-      (await health.status()).state === 'data-flowing' ? true : undefined,
-    );
-  }
-
   it('detects frozen market data within the threshold and climbs resubscribe -> reconnect -> restart until data flows again', async () => {
     const health = (running = await startHealthService());
-    await flowing(health);
+    await untilDataFlowing(health);
     const frozenAt = Date.now();
     health.simulator.freezeMarketData();
 
@@ -91,7 +86,7 @@ describe('stale-data watchdog and recovery ladder (in-process simulator)', () =>
     { scope: 'connections' as const, cure: 'reconnect', rungs: ['resubscribe', 'reconnect', 'idle'] },
   ])('climbs only as far as needed: a $scope freeze ends at the $cure', async ({ scope, rungs }) => {
     const health = (running = await startHealthService());
-    await flowing(health);
+    await untilDataFlowing(health);
     health.simulator.freezeMarketData(true, scope);
     await eventually('the ladder back at idle', async () => {
       const { events } = await health.events({ source: 'ladder' });
@@ -105,7 +100,7 @@ describe('stale-data watchdog and recovery ladder (in-process simulator)', () =>
 
   it('stops climbing as soon as ticks come back', async () => {
     const health = (running = await startHealthService({ backoffInitialSeconds: 3, backoffMaxSeconds: 6 }));
-    await flowing(health);
+    await untilDataFlowing(health);
     health.simulator.freezeMarketData();
     await eventually('the resubscribe', async () => {
       const { events } = await health.events({ source: 'ladder' });
@@ -126,7 +121,7 @@ describe('stale-data watchdog and recovery ladder (in-process simulator)', () =>
 
   it('re-requests market data at once when IB reports 1101 (connectivity restored, data lost)', async () => {
     const health = (running = await startHealthService({ staleAfterSeconds: 30 }));
-    await flowing(health);
+    await untilDataFlowing(health);
     // The gateway's link to IB came back, but it dropped every market data line. (Not preceded by 1100 here:
     // IBApiNext answers 1100 by reconnecting, which would re-request the lines by itself.)
     health.simulator.connectivityRestored(false);
@@ -146,7 +141,7 @@ describe('stale-data watchdog and recovery ladder (in-process simulator)', () =>
 
   it('serves the same status and history over MCP, with limit and source filters', async () => {
     const health = (running = await startHealthService());
-    await flowing(health);
+    await untilDataFlowing(health);
     const mcp = await connectMcpClient(health.service);
     try {
       const status = await mcp.callTool({ name: 'get_health_status', arguments: {} });

@@ -500,3 +500,26 @@ class SocketReader {
     return true;
   }
 }
+
+/**
+ * What a VNC server says first on connect (its RFB version line), collected until a newline, until the server
+ * closes the connection (an empty string when it refuses) or until `timeoutMs` passes quietly.
+ */
+export async function rfbGreeting(port: number, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    let received = '';
+    const socket = connect(port, '127.0.0.1');
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(received);
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      if (received.endsWith('\n')) finish();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', finish);
+  });
+}
