@@ -15,6 +15,7 @@ import {
   FX_OPEN,
   sleep,
   startHealthService,
+  untilDataFlowing,
   type HealthTestService,
 } from './health-harness';
 
@@ -86,9 +87,7 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
   it('reconnects a dropped session with exponential backoff, and streams resume ticking on their own', async () => {
     const health = (running = await startHealthService({ staleAfterSeconds: 30 }));
     const { service, simulator } = health;
-    await eventually('the probe ticking', async () =>
-      (await health.status()).state === 'data-flowing' ? true : undefined,
-    );
+    await untilDataFlowing(health);
     const ibApi = service.app.get(IbApiRepository);
     const aapl = await service.app.get(ContractsService).resolveContract({ symbol: 'AAPL' });
     // A client stream (the market data feature's) and a bare IBApiNext stream on the service's session.
