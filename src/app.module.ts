@@ -4,15 +4,17 @@ import { MCP_STRATEGY, McpStrategy, StreamableHttpTransport } from '@rekog/mcp-n
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { ApiExceptionFilter } from './common/api-exception.filter';
+import { CLOCK, systemClock, type Clock } from './common/clock';
 import { MetricsController, MetricsRegistry, OperationMetricsInterceptor } from './common/metrics';
 import { QuietStartupLogger } from './common/quiet-startup-logger';
 import { redactingLoggerOptions } from './common/redacting-logger';
 import type { AppConfig } from './config/config.schema';
+import { APP_CONFIG, IB_API_TARGET, SERVICE_VERSION } from './config/config.tokens';
 import { ConnectionModule } from './connection/connection.module';
 import { ContractsModule } from './contracts/contracts.module';
 import { AccountModule } from './account/account.module';
 import { ScannerModule } from './scanner/scanner.module';
-import { IB_API_TARGET, type IbApiTarget } from './connection/ib-api.repository';
+import type { IbApiTarget } from './connection/ib-session.repository';
 import { GatewayModule } from './gateway/gateway.module';
 import type { GatewayService } from './gateway/gateway.service';
 import { HealthModule } from './health/health.module';
@@ -22,9 +24,6 @@ import { mcpTransportSecurity } from './security/request-origin-policy';
 import { SecurityModule } from './security/security.module';
 import { VncModule } from './vnc/vnc.module';
 
-export const APP_CONFIG = Symbol('APP_CONFIG');
-export const SERVICE_VERSION = '0.1.0';
-
 export interface AppRuntime {
   config: AppConfig;
   ibApiTarget: IbApiTarget;
@@ -32,6 +31,8 @@ export interface AppRuntime {
   logDestination?: DestinationStream;
   /** The gateway, built and started by startService; without it GatewayModule makes an idle one. */
   gateway?: GatewayService;
+  /** The service's time; the system clock unless given. */
+  clock?: Clock;
 }
 
 /** Start-up facts every module may need: the validated config and where the IB session connects. */
@@ -44,9 +45,10 @@ class RuntimeModule {
       providers: [
         { provide: APP_CONFIG, useValue: runtime.config },
         { provide: IB_API_TARGET, useValue: runtime.ibApiTarget },
+        { provide: CLOCK, useValue: runtime.clock ?? systemClock },
         MetricsRegistry, // global: health and other features add their own metrics to it
       ],
-      exports: [APP_CONFIG, IB_API_TARGET, MetricsRegistry],
+      exports: [APP_CONFIG, IB_API_TARGET, CLOCK, MetricsRegistry],
     };
   }
 }

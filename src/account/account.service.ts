@@ -1,13 +1,13 @@
-import { forwardRef, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { ExecutionFilter, IBApiNext } from '@stoqey/ib';
 import { Mutex } from 'async-mutex';
 import { DateTime } from 'luxon';
 import { filter, firstValueFrom } from 'rxjs';
 import type { z } from 'zod';
-import { APP_CONFIG } from '../app.module';
+import { APP_CONFIG } from '../config/config.tokens';
 import { DomainError } from '../common/domain-error';
 import type { AppConfig } from '../config/config.schema';
-import { IbApiRepository } from '../connection/ib-api.repository';
+import { IbSession } from '../connection/ib-session.repository';
 import { contractFields, ContractsService } from '../contracts/contracts.service';
 import type {
   AccountPnl,
@@ -60,10 +60,9 @@ export class AccountService {
   private readonly accountUpdates = new Mutex();
 
   constructor(
-    private readonly ib: IbApiRepository,
+    private readonly ib: IbSession,
     private readonly contracts: ContractsService,
-    // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
-    @Inject(forwardRef(() => APP_CONFIG)) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async managedAccounts(): Promise<z.infer<typeof ManagedAccounts>> {
@@ -75,7 +74,7 @@ export class AccountService {
 
   async summary(account: string | undefined): Promise<z.infer<typeof AccountSummary>> {
     const accounts = await this.selectAccounts(account);
-    const update = await this.ib.request('account summary', async (ib) =>
+    const update = await this.ib.ibRequest('account summary', async (ib) =>
       firstValueFrom(ib.getAccountSummary(ALL_ACCOUNTS_GROUP, Object.keys(SUMMARY_TAGS).join(','))),
     );
     return {
@@ -111,7 +110,7 @@ export class AccountService {
   /** Positions (reqPositions) valued with the portfolio lines of reqAccountUpdates (price, value, PnL). */
   async positions(account: string | undefined): Promise<z.infer<typeof Positions>> {
     const accounts = await this.selectAccounts(account);
-    const update = await this.ib.request('positions', async (ib) => firstValueFrom(ib.getPositions()));
+    const update = await this.ib.ibRequest('positions', async (ib) => firstValueFrom(ib.getPositions()));
     const positions: PositionEntryValue[] = [];
     for (const id of accounts) {
       const held = (update.all.get(id) ?? []).filter((position) => position.pos !== 0);
@@ -140,7 +139,7 @@ export class AccountService {
     const accounts = await this.selectAccounts(account);
     const entries = await Promise.all(
       accounts.map(async (id) => {
-        const pnl = await this.ib.request(`PnL of ${id}`, async (ib) => firstValueFrom(ib.getPnL(id)));
+        const pnl = await this.ib.ibRequest(`PnL of ${id}`, async (ib) => firstValueFrom(ib.getPnL(id)));
         return {
           account: id,
           dailyPnl: amountOf(pnl.dailyPnL),
@@ -161,7 +160,7 @@ export class AccountService {
     const { conId } = qualified.contract;
     const entries = await Promise.all(
       accounts.map(async (id) => {
-        const pnl = await this.ib.request(`PnL of conId ${conId} in ${id}`, async (ib) =>
+        const pnl = await this.ib.ibRequest(`PnL of conId ${conId} in ${id}`, async (ib) =>
           firstValueFrom(ib.getPnLSingle(id, '', conId)),
         );
         return {
@@ -190,7 +189,7 @@ export class AccountService {
     };
     // IBApiNext hands every execution report to every pending request (and live fills too): hence the
     // filtering and de-duplication below.
-    const [details, reports] = await this.ib.request('executions', async (ib: IBApiNext) =>
+    const [details, reports] = await this.ib.ibRequest('executions', async (ib: IBApiNext) =>
       Promise.all([ib.getExecutionDetails(upstream), ib.getCommissionReport(upstream)]),
     );
     const commissions = new Map(reports.map((report) => [report.execId ?? '', report]));
@@ -241,7 +240,7 @@ export class AccountService {
   // ---- Helpers ----
 
   private async accountIds(): Promise<string[]> {
-    return this.ib.request('managed accounts', async (ib) => ib.getManagedAccounts());
+    return this.ib.ibRequest('managed accounts', async (ib) => ib.getManagedAccounts());
   }
 
   /** The named account (NOT_FOUND unless managed), or every managed account. */
@@ -261,7 +260,7 @@ export class AccountService {
   /** The account's portfolio lines by conId: the full download of reqAccountUpdates, then cancelled. */
   private async portfolio(account: string): Promise<Map<number, PortfolioLine>> {
     const update = await this.accountUpdates.runExclusive(async () =>
-      this.ib.request(`portfolio of ${account}`, async (ib) =>
+      this.ib.ibRequest(`portfolio of ${account}`, async (ib) =>
         firstValueFrom(
           // The download's end is the one emission that carries no change (the first one lists everything).
           ib

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { ConnectionController } from './connection.controller';
 import { ConnectionService } from './connection.service';
-import { IbApiRepository } from './ib-api.repository';
+import { IbSession } from './ib-session.repository';
 
 @Module({
   controllers: [ConnectionController],
-  providers: [IbApiRepository, ConnectionService],
-  exports: [IbApiRepository, ConnectionService],
+  providers: [IbSession, ConnectionService],
+  exports: [IbSession, ConnectionService],
 })
 export class ConnectionModule {}

@@ -1,17 +1,10 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { ConnectionState } from '@stoqey/ib';
 import type { Subscription } from 'rxjs';
 import type { z } from 'zod';
 import { DomainError } from '../common/domain-error';
 import { GatewayService } from '../gateway/gateway.service';
-import { IbApiRepository } from './ib-api.repository';
+import { IbSession } from './ib-session.repository';
 import type { ConnectionStatus, ServerTime } from './connection.schemas';
-
-const STATE_NAMES = {
-  [ConnectionState.Connected]: 'connected',
-  [ConnectionState.Connecting]: 'connecting',
-  [ConnectionState.Disconnected]: 'disconnected',
-} as const;
 
 /**
  * The IB API session follows the gateway: it connects once the gateway is logged in (in simulator mode at
@@ -26,18 +19,18 @@ export class ConnectionService implements OnApplicationBootstrap, OnModuleDestro
   private readonly subscriptions: Subscription[] = [];
 
   constructor(
-    private readonly ibApi: IbApiRepository,
+    private readonly ibApi: IbSession,
     private readonly gateway: GatewayService,
   ) {
     this.subscriptions.push(
       ibApi.states.subscribe((state) => {
         this.since = new Date();
-        if (state !== ConnectionState.Connected) return;
+        if (state !== 'connected') return;
         if (this.everConnected) this.reconnects++;
         this.everConnected = true;
       }),
       ibApi.errors.subscribe((error) => {
-        this.lastError = { code: error.code, message: error.error.message, at: new Date().toISOString() };
+        this.lastError = { code: error.code, message: error.message, at: error.at.toISOString() };
       }),
     );
   }
@@ -52,14 +45,14 @@ export class ConnectionService implements OnApplicationBootstrap, OnModuleDestro
   }
 
   get isConnected(): boolean {
-    return this.ibApi.state === ConnectionState.Connected;
+    return this.ibApi.state === 'connected';
   }
 
   status(): z.infer<typeof ConnectionStatus> {
     const session = this.ibApi.status();
     const configuredClientId = session.target?.clientId ?? this.gateway.apiTarget()?.clientId ?? null;
     return {
-      state: STATE_NAMES[session.state],
+      state: session.state,
       host: session.target?.host ?? null,
       port: session.target?.port ?? null,
       clientId: session.clientId ?? configuredClientId,

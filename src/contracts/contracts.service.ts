@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { OptionType, SecType, type Contract, type ContractDetails } from '@stoqey/ib';
 import type { z } from 'zod';
 import { DomainError } from '../common/domain-error';
-import { IbApiRepository } from '../connection/ib-api.repository';
+import { IbSession } from '../connection/ib-session.repository';
 import {
   SYMBOL_OR_CONID_REQUIRED,
   type ContractCandidateSchema,
@@ -58,7 +58,7 @@ export class ContractsService {
     { expires: number; contract: Promise<QualifiedContract>; resolved?: QualifiedContract }
   >();
 
-  constructor(private readonly ib: IbApiRepository) {}
+  constructor(private readonly ib: IbSession) {}
 
   /**
    * The one contract a query names. NOT_FOUND when none matches (naming the symbol), CONFLICT when several
@@ -123,7 +123,7 @@ export class ContractsService {
   async searchContracts(
     input: z.infer<typeof SearchContractsInput>,
   ): Promise<z.infer<typeof SearchContractsResult>> {
-    const descriptions = await this.ib.request('symbol search', async (ib) =>
+    const descriptions = await this.ib.ibRequest('symbol search', async (ib) =>
       ib.getMatchingSymbols(input.pattern),
     );
     const matches = descriptions.flatMap(({ contract, derivativeSecTypes }) => {
@@ -149,7 +149,7 @@ export class ContractsService {
   async optionChain(query: ContractQuery): Promise<z.infer<typeof OptionChainResult>> {
     const underlying = await this.resolveContract(query);
     const { contract } = underlying;
-    const parameters = await this.ib.request(`option parameters of ${contract.symbol ?? ''}`, async (ib) =>
+    const parameters = await this.ib.ibRequest(`option parameters of ${contract.symbol ?? ''}`, async (ib) =>
       ib.getSecDefOptParams(
         contract.symbol ?? '',
         // The exchange filter applies to futures options only; "" lists every exchange.
@@ -190,7 +190,7 @@ export class ContractsService {
       lastTradeDateOrContractMonth: input.expiry,
       ...(input.right === undefined ? {} : { right: input.right === 'C' ? OptionType.Call : OptionType.Put }),
     };
-    const all = await this.ib.request(`option contracts of ${symbol}`, async (ib) =>
+    const all = await this.ib.ibRequest(`option contracts of ${symbol}`, async (ib) =>
       ib.getContractDetails(optionQuery).catch((error: unknown) => {
         // No options for the filters is an empty answer here, not an error.
         if ((error as { code?: number }).code === NO_SECURITY_DEFINITION) return [];
@@ -237,7 +237,7 @@ export class ContractsService {
   private async findContracts(query: NormalizedQuery): Promise<ContractDetails[]> {
     let matches: ContractDetails[];
     try {
-      matches = await this.ib.request(`contract details of ${query.label}`, async (ib) =>
+      matches = await this.ib.ibRequest(`contract details of ${query.label}`, async (ib) =>
         ib.getContractDetails(query.contract),
       );
     } catch (error) {

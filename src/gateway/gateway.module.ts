@@ -1,5 +1,5 @@
 import { Global, Logger, Module, type DynamicModule } from '@nestjs/common';
-import { APP_CONFIG } from '../app.module';
+import { APP_CONFIG } from '../config/config.tokens';
 import { usesSimulator, type AppConfig } from '../config/config.schema';
 import { IbGatewaySimulator } from '../simulator/simulator';
 import { ContainerGatewayRuntime } from './container-gateway-runtime';

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { DomainError } from '../common/domain-error';
 import { scrubSecrets } from '../common/redacting-logger';
 import type { AppConfig } from '../config/config.schema';
-import type { IbApiTarget } from '../connection/ib-api.repository';
+import type { IbApiTarget } from '../connection/ib-session.repository';
 import type { GatewayMode, GatewayRuntime, RuntimeEvent } from './gateway-runtime';
 import {
   LOGIN_BLOCKING_STATES,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { IbApiRepository } from '../connection/ib-api.repository';
+import { IbSession } from '../connection/ib-session.repository';
 
 /**
  * The gateway's notion of "now": trading hours are judged on the gateway's clock, which may differ from
@@ -11,7 +11,7 @@ export class GatewayClock {
   private syncedAt: number | undefined;
   private syncing: Promise<void> | undefined;
 
-  constructor(private readonly ibApi: IbApiRepository) {}
+  constructor(private readonly ibApi: IbSession) {}
 
   /** The gateway's time in epoch ms (this machine's until the first sync). */
   now(): number {

@@ -1,29 +1,21 @@
 import {
-  forwardRef,
   Inject,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { ConnectionState } from '@stoqey/ib';
 import type { Subscription } from 'rxjs';
 import type { z } from 'zod';
-import { APP_CONFIG } from '../app.module';
+import { APP_CONFIG } from '../config/config.tokens';
 import { MetricsRegistry } from '../common/metrics';
 import type { AppConfig } from '../config/config.schema';
-import { IbApiRepository } from '../connection/ib-api.repository';
+import { IbSession, type SessionState } from '../connection/ib-session.repository';
 import { GatewayService } from '../gateway/gateway.service';
 import { HealthEventLog, type HealthEventSource } from './health-events';
 import { HEALTH_STATES, type HealthEvents, type HealthState, type HealthStatus } from './health.schemas';
 import { RecoveryLadder, type LadderStatus } from './recovery-ladder';
 import { StaleDataWatchdog, type DataAssessment } from './stale-data-watchdog';
-
-const CONNECTION_STATE_NAMES = {
-  [ConnectionState.Connected]: 'connected',
-  [ConnectionState.Connecting]: 'connecting',
-  [ConnectionState.Disconnected]: 'disconnected',
-} as const;
 
 /**
  * The health loop: asks the watchdog how the data flows, lets the recovery ladder act, and keeps the one
@@ -43,13 +35,12 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly gateway: GatewayService,
-    private readonly ibApi: IbApiRepository,
+    private readonly ibApi: IbSession,
     private readonly watchdog: StaleDataWatchdog,
     private readonly ladder: RecoveryLadder,
     private readonly events: HealthEventLog,
     private readonly metrics: MetricsRegistry,
-    // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
-    @Inject(forwardRef(() => APP_CONFIG)) config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
     // Twice a second: silence is noticed at most half a second after it passes the threshold (detection must
     // come within threshold + 1 s, and the check itself may wait for a clock reading), and checks stay cheap.
@@ -62,18 +53,13 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
         this.record('gateway', change.from, change.to, change.reason, change.at),
       ),
     );
-    let previous: ConnectionState | undefined;
+    let previous: SessionState | undefined;
     this.subscriptions.push(
       this.ibApi.states.subscribe((state) => {
         const from = previous;
         previous = state;
         if (from === undefined || from === state) return;
-        this.record(
-          'connection',
-          CONNECTION_STATE_NAMES[from],
-          CONNECTION_STATE_NAMES[state],
-          this.connectionReason(state),
-        );
+        this.record('connection', from, state, this.connectionReason(state));
       }),
     );
     this.scheduleCheck(0);
@@ -98,7 +84,7 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
       reason: this.reason,
       since: this.since.toISOString(),
       gateway: { state: this.gateway.state, loginBlocked: this.gateway.loginBlocked },
-      connection: { state: CONNECTION_STATE_NAMES[session.state], clientId: session.clientId ?? null },
+      connection: { state: session.state, clientId: session.clientId ?? null },
       market: {
         symbol: probe.symbol,
         open: assessment?.market.open ?? null,
@@ -240,10 +226,10 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private connectionReason(state: ConnectionState): string {
+  private connectionReason(state: SessionState): string {
     const session = this.ibApi.status();
     const target = session.target ? `${session.target.host}:${session.target.port}` : 'the gateway';
-    if (state === ConnectionState.Connected) {
+    if (state === 'connected') {
       const collided = session.target && session.clientId !== session.target.clientId;
       return `connected to ${target} as client ${session.clientId}${collided ? ` (client id ${session.target?.clientId} was in use)` : ''}`;
     }
@@ -251,7 +237,7 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     if (session.nextAttemptAt) {
       return `connecting to ${target}: attempt ${session.failedAttempts + 1} at ${session.nextAttemptAt.toISOString()}`;
     }
-    return state === ConnectionState.Connecting
+    return state === 'connecting'
       ? `connecting to ${target} as client ${session.clientId}`
       : `disconnected from ${target}`;
   }

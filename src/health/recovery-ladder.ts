@@ -1,18 +1,11 @@
-import {
-  forwardRef,
-  Inject,
-  Injectable,
-  Logger,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
-import { APP_CONFIG } from '../app.module';
+import { APP_CONFIG } from '../config/config.tokens';
 import { DomainError } from '../common/domain-error';
 import { MetricsRegistry } from '../common/metrics';
 import type { AppConfig } from '../config/config.schema';
 import { ExponentialBackoff } from '../connection/exponential-backoff';
-import { IbApiRepository } from '../connection/ib-api.repository';
+import { IbSession } from '../connection/ib-session.repository';
 import { GatewayService } from '../gateway/gateway.service';
 import { HealthEventLog } from './health-events';
 import { RestartCircuitBreaker } from './restart-circuit-breaker';
@@ -81,12 +74,11 @@ export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly watchdog: StaleDataWatchdog,
-    private readonly ibApi: IbApiRepository,
+    private readonly ibApi: IbSession,
     private readonly gateway: GatewayService,
     private readonly events: HealthEventLog,
     private readonly metrics: MetricsRegistry,
-    // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
-    @Inject(forwardRef(() => APP_CONFIG)) config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
     const { backoffInitialSeconds, backoffMaxSeconds, maxRestartsPerHour } = config.watchdog;
     this.backoff = new ExponentialBackoff(backoffInitialSeconds * 1000, backoffMaxSeconds * 1000);

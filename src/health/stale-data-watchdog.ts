@@ -1,17 +1,10 @@
-import {
-  forwardRef,
-  Inject,
-  Injectable,
-  Logger,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
-import { ConnectionState, type Contract, type MarketDataUpdate } from '@stoqey/ib';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Contract, MarketDataUpdate } from '@stoqey/ib';
 import type { Subscription } from 'rxjs';
-import { APP_CONFIG } from '../app.module';
+import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
 import { ExponentialBackoff } from '../connection/exponential-backoff';
-import { IbApiRepository } from '../connection/ib-api.repository';
+import { IbSession } from '../connection/ib-session.repository';
 import { ContractsService } from '../contracts/contracts.service';
 import { GatewayClock } from './gateway-clock';
 import { TradingHours } from './trading-hours';
@@ -122,12 +115,11 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
   private stateSubscription: Subscription | undefined;
 
   constructor(
-    private readonly ibApi: IbApiRepository,
+    private readonly ibApi: IbSession,
     private readonly clock: GatewayClock,
     private readonly contracts: ContractsService,
     @Inject(CLIENT_STREAMS) private readonly clientStreams: ClientStreamSource,
-    // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
-    @Inject(forwardRef(() => APP_CONFIG)) config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.staleAfterMs = config.watchdog.staleAfterSeconds * 1000;
     this.probeSymbol = config.watchdog.probeSymbol;
@@ -139,7 +131,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
    */
   onModuleInit(): void {
     this.stateSubscription = this.ibApi.states.subscribe((state) => {
-      if (state === ConnectionState.Connected) {
+      if (state === 'connected') {
         this.armedAt = Date.now();
         this.sessionDownSince = undefined;
         this.clock.sync().catch(() => undefined);
@@ -176,7 +168,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
    * (or a simulator clock moved to a weekend) is seen as closed, not stale.
    */
   async assess(): Promise<DataAssessment> {
-    const connected = this.ibApi.state === ConnectionState.Connected;
+    const connected = this.ibApi.state === 'connected';
     if (connected) this.maintain();
     let assessment = this.evaluate(Date.now(), connected);
     // Confirm with a clock reading taken during the silence: the gateway's clock may have moved on (a real
@@ -185,7 +177,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
     if (assessment.verdict === 'stale' && connected && this.clock.ageMs >= silenceMs) {
       await this.clock.sync().catch(() => undefined);
       if (this.probeContract) await this.refreshHours(this.probeContract.conId);
-      assessment = this.evaluate(Date.now(), this.ibApi.state === ConnectionState.Connected);
+      assessment = this.evaluate(Date.now(), this.ibApi.state === 'connected');
     }
     return assessment;
   }
@@ -196,7 +188,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
    */
   resubscribe(): number {
     let count = 0;
-    if (this.probeContract && this.ibApi.state === ConnectionState.Connected) {
+    if (this.probeContract && this.ibApi.state === 'connected') {
       this.closeProbe();
       this.openProbe(this.probeContract);
       count++;
@@ -228,7 +220,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
       if (details.timeZoneId && details.tradingHours && !this.hours.has(contract.conId)) {
         this.hours.set(contract.conId, { hours: parseHours(details), fetchedAt: Date.now() });
       }
-      if (this.ibApi.state === ConnectionState.Connected) this.openProbe(contract);
+      if (this.ibApi.state === 'connected') this.openProbe(contract);
     } catch (error) {
       this.probeFailed(`cannot resolve the probe ${this.probeSymbol}: ${describe(error)}`);
     }
@@ -236,7 +228,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
 
   private openProbe(contract: Contract & { conId: number }): void {
     this.armedAt = Date.now();
-    const ib = this.ibApi.connectedSession(`the watchdog probe ${this.probeSymbol}`);
+    const ib = this.ibApi.ibClient(`the watchdog probe ${this.probeSymbol}`);
     this.probeSubscription = ib.getMarketData(contract, '', false, false).subscribe({
       next: (update) => {
         const tickAt = latestIngress(update);

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import {
-  ConnectionState,
   EventName,
   IBApi,
   MarketDataType,
@@ -12,7 +11,7 @@ import {
   type WhatToShow,
 } from '@stoqey/ib';
 import { filter, lastValueFrom, map, Observable, pairwise } from 'rxjs';
-import { IbApiRepository } from '../connection/ib-api.repository';
+import { IbSession } from '../connection/ib-session.repository';
 import { toMarketDataError } from './market-data-errors';
 import type { MarketDataTypeName } from './market-data.schemas';
 
@@ -47,7 +46,7 @@ export interface HistoricalBarsRequest {
 export const EPOCH_SECONDS_DATES = 2;
 
 /**
- * Market data and historical data calls on the session IbApiRepository holds: each request gets its market
+ * Market data and historical data calls on the session IbSession holds: each request gets its market
  * data type, and learns the type IB reported for it.
  */
 @Injectable()
@@ -56,25 +55,20 @@ export class MarketDataRepository {
   private readonly reportedTypes = new Map<number, MarketDataType | undefined>();
   private readonly listenedSessions = new WeakSet<IBApiNext>();
 
-  constructor(private readonly ibApi: IbApiRepository) {}
+  constructor(private readonly ibApi: IbSession) {}
 
   /** Emits each time the IB session (re)connects: a new gateway session, which holds no streams yet. */
   get reconnected(): Observable<void> {
     return this.ibApi.states.pipe(
       pairwise(),
-      filter(
-        ([previous, current]) =>
-          previous !== ConnectionState.Connected && current === ConnectionState.Connected,
-      ),
+      filter(([previous, current]) => previous !== 'connected' && current === 'connected'),
       map(() => undefined),
     );
   }
 
   /** The IB session requests go to now, as an opaque token: streams opened on another one are gone. */
   currentSession(): object | undefined {
-    return this.ibApi.state === ConnectionState.Connected
-      ? this.ibApi.connectedSession('market data')
-      : undefined;
+    return this.ibApi.state === 'connected' ? this.ibApi.ibClient('market data') : undefined;
   }
 
   /**
@@ -90,7 +84,7 @@ export class MarketDataRepository {
     return new Observable<TickUpdate>((subscriber) => {
       let session: IBApiNext;
       try {
-        session = this.ibApi.connectedSession(`market data for ${subject}`);
+        session = this.ibApi.ibClient(`market data for ${subject}`);
       } catch (error) {
         subscriber.error(error);
         return undefined;
@@ -127,13 +121,13 @@ export class MarketDataRepository {
     type: MarketDataTypeName,
     subject: string,
   ): Promise<TickUpdate | undefined> {
-    return this.ibApi.request(`quote for ${subject}`, async () =>
+    return this.ibApi.ibRequest(`quote for ${subject}`, async () =>
       lastValueFrom(this.marketData(contract, type, true, subject), { defaultValue: undefined }),
     );
   }
 
   async historicalBars(contract: Contract, request: HistoricalBarsRequest, subject: string): Promise<Bar[]> {
-    return this.ibApi.request(`historical bars for ${subject}`, async (session) => {
+    return this.ibApi.ibRequest(`historical bars for ${subject}`, async (session) => {
       try {
         return await session.getHistoricalData(
           contract,

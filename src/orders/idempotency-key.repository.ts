@@ -1,9 +1,9 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.tokens';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { AppConfig } from '../config/config.schema';
 import { DurableJsonLinesFile } from './durable-json-lines-file';
-import { InjectAppConfig } from './inject-app-config';
 
 export const IDEMPOTENCY_KEYS_FILE = 'order-idempotency-keys.jsonl';
 
@@ -52,7 +52,7 @@ export class IdempotencyKeyRepository implements OnModuleInit, OnModuleDestroy {
   private readonly keys = new Map<string, IdempotencyRecord>();
   private readonly keyByOrderId = new Map<number, string>();
 
-  constructor(@InjectAppConfig() config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.file = new DurableJsonLinesFile(join(config.dataDir, IDEMPOTENCY_KEYS_FILE));
   }
 

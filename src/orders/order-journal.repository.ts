@@ -1,9 +1,9 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.tokens';
 import { join } from 'node:path';
 import { DomainError } from '../common/domain-error';
 import type { AppConfig } from '../config/config.schema';
 import { DurableJsonLinesFile } from './durable-json-lines-file';
-import { InjectAppConfig } from './inject-app-config';
 
 export const ORDER_JOURNAL_FILE = 'order-journal.jsonl';
 
@@ -53,7 +53,7 @@ export class OrderJournalRepository implements OnModuleInit, OnModuleDestroy {
   /** Appends started by broker events; the API awaits them (settled) before it answers. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(@InjectAppConfig() config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.file = new DurableJsonLinesFile(join(config.dataDir, ORDER_JOURNAL_FILE));
     this.secrets = configSecrets(config);
   }

@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
-import { IbApiRepository } from '../connection/ib-api.repository';
-import { InjectAppConfig } from './inject-app-config';
+import { IbSession } from '../connection/ib-session.repository';
 
 /** What the limits need to know about one order. */
 export interface OrderExposure {
@@ -26,8 +26,8 @@ export function isPaperAccount(account: string): boolean {
 @Injectable()
 export class OrderSafetyPolicy {
   constructor(
-    @InjectAppConfig() private readonly config: AppConfig,
-    private readonly ibApi: IbApiRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ibApi: IbSession,
   ) {}
 
   /** Read-only mode refuses everything that would change an order at the broker. */
@@ -43,7 +43,7 @@ export class OrderSafetyPolicy {
     if (this.config.ib.tradingMode === 'live') {
       return `the gateway is logged into a live account (ib.tradingMode live) and ${advice}`;
     }
-    const managed = await this.ibApi.request('managed accounts', async (ib) => ib.getManagedAccounts());
+    const managed = await this.ibApi.ibRequest('managed accounts', async (ib) => ib.getManagedAccounts());
     const concerned = account === undefined ? managed : [account];
     const live = concerned.filter((name) => name !== '' && !isPaperAccount(name));
     if (live.length === 0) return undefined;

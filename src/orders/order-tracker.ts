@@ -1,14 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import {
-  ConnectionState,
-  type IBApiNext,
-  type IBApiNextError,
-  type OpenOrder,
-  type OpenOrdersUpdate,
-  type OrderState,
-} from '@stoqey/ib';
+import { type IBApiNext, type OpenOrder, type OpenOrdersUpdate, type OrderState } from '@stoqey/ib';
 import { lastValueFrom, Subject, type Observable, type Subscription } from 'rxjs';
-import { IB_API_TARGET, IbApiRepository, type IbApiTarget } from '../connection/ib-api.repository';
+import { IbSession, type IbApiTarget, type IbErrorEvent } from '../connection/ib-session.repository';
+import { IB_API_TARGET } from '../config/config.tokens';
 import { OrderJournalRepository, type JournalEntry } from './order-journal.repository';
 import type { OrderView } from './orders.schemas';
 
@@ -139,7 +133,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
   private executionsStale = false;
 
   constructor(
-    private readonly ibApi: IbApiRepository,
+    private readonly ibApi: IbSession,
     private readonly journal: OrderJournalRepository,
     @Inject(IB_API_TARGET) private readonly target: IbApiTarget,
   ) {}
@@ -152,7 +146,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     for await (const entry of this.journal.entries()) this.replay(entry);
     this.subscriptions.push(
       this.ibApi.states.subscribe((state) => {
-        if (state === ConnectionState.Connected) this.follow();
+        if (state === 'connected') this.follow();
       }),
       this.ibApi.errors.subscribe((error) => this.onError(error)),
     );
@@ -210,7 +204,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
   private follow(): void {
     let ib: IBApiNext;
     try {
-      ib = this.ibApi.connectedSession('order updates');
+      ib = this.ibApi.ibClient('order updates');
     } catch {
       return;
     }
@@ -228,7 +222,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     });
     // The stream's listing cannot be told complete; a one-shot listing can.
     this.whileRelisting(async () =>
-      this.ibApi.request('open orders', async (session) =>
+      this.ibApi.ibRequest('open orders', async (session) =>
         lastValueFrom(session.getOpenOrders(), { defaultValue: undefined }),
       ),
     ).then(
@@ -294,11 +288,11 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     this.eventSubject.next({ kind: 'whatIf', orderId: open.orderId, state });
   }
 
-  private onError(error: IBApiNextError): void {
+  private onError(error: IbErrorEvent): void {
     const orderId = error.reqId;
     if (!this.orders.has(orderId) && !this.expected.has(orderId) && !this.watched.has(orderId)) return;
     const code = Number(error.code);
-    const message = error.error.message;
+    const message = error.message;
     this.journal.record({ type: 'response', event: 'error', orderId, code, message });
     const order = this.orders.get(orderId);
     if (order && code !== ORDER_CANCELLED_CODE && !isWarningCode(code)) {
@@ -374,8 +368,8 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
   /** This client's executions and commissions; journals the new ones. Returns filled quantity per order. */
   private async fetchExecutions(): Promise<Map<number, number>> {
     const filter = { clientId: String(this.target.clientId) };
-    const details = await this.ibApi.request('executions', async (ib) => ib.getExecutionDetails(filter));
-    const reports = await this.ibApi.request('commission reports', async (ib) =>
+    const details = await this.ibApi.ibRequest('executions', async (ib) => ib.getExecutionDetails(filter));
+    const reports = await this.ibApi.ibRequest('commission reports', async (ib) =>
       ib.getCommissionReport(filter),
     );
     const filledByOrder = new Map<number, number>();

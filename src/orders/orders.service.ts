@@ -12,12 +12,8 @@ import { Mutex } from 'async-mutex';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { DomainError } from '../common/domain-error';
-import {
-  IB_API_TARGET,
-  IB_REQUEST_TIMEOUT_MS,
-  IbApiRepository,
-  type IbApiTarget,
-} from '../connection/ib-api.repository';
+import { IB_REQUEST_TIMEOUT_MS, IbSession, type IbApiTarget } from '../connection/ib-session.repository';
+import { IB_API_TARGET } from '../config/config.tokens';
 import type { ContractQuery } from '../contracts/contracts.schemas';
 import { ContractsService, type QualifiedContract } from '../contracts/contracts.service';
 import { fingerprintOf, IdempotencyKeyRepository } from './idempotency-key.repository';
@@ -188,7 +184,7 @@ export class OrdersService {
   private lastOrderId = 0;
 
   constructor(
-    private readonly ibApi: IbApiRepository,
+    private readonly ibApi: IbSession,
     private readonly contracts: ContractsService,
     private readonly tracker: OrderTracker,
     private readonly journal: OrderJournalRepository,
@@ -676,12 +672,12 @@ export class OrdersService {
   }
 
   private session(what: string) {
-    return this.ibApi.connectedSession(what);
+    return this.ibApi.ibClient(what);
   }
 
   /** The next free order ids: IB's next valid id, never one this service already used. */
   private async allocateOrderIds(count: number): Promise<number[]> {
-    const next = await this.ibApi.request('the next order id', async (ib) => ib.getNextValidOrderId());
+    const next = await this.ibApi.ibRequest('the next order id', async (ib) => ib.getNextValidOrderId());
     if (!(next > 0)) throw new DomainError('IB_ERROR', 'IB did not hand out an order id');
     const first = Math.max(next, this.lastOrderId + 1);
     this.lastOrderId = first + count - 1;
@@ -719,7 +715,7 @@ export class OrdersService {
     contract: Contract,
     side: Side,
   ): Promise<{ price: number; source: string } | undefined> {
-    const ticks = await this.ibApi.request(
+    const ticks = await this.ibApi.ibRequest(
       `a quote of ${contract.symbol ?? String(contract.conId)}`,
       async (ib) => ib.getMarketDataSnapshot(contract, '', false),
     );
@@ -748,7 +744,7 @@ export class OrdersService {
   /** Every open order at the broker (all clients), in the API's terms; this service's are tracked. */
   private async brokerOpenOrders(): Promise<OrderView[]> {
     const listed = await this.tracker.whileRelisting(async () =>
-      this.ibApi.request('open orders', async (ib) => ib.getAllOpenOrders()),
+      this.ibApi.ibRequest('open orders', async (ib) => ib.getAllOpenOrders()),
     );
     const clientId = this.target.clientId;
     const mine = listed.filter((open) => open.order.whatIf !== true && open.order.clientId === clientId);

@@ -4,7 +4,7 @@ import { Semaphore } from 'async-mutex';
 import { firstValueFrom } from 'rxjs';
 import type { z } from 'zod';
 import { DomainError } from '../common/domain-error';
-import { IbApiRepository } from '../connection/ib-api.repository';
+import { IbSession } from '../connection/ib-session.repository';
 import { parseScannerParameters } from './scanner-parameters.parser';
 import type {
   RunScannerInput,
@@ -31,7 +31,7 @@ export class ScannerService {
   private parameters: { expires: number; value: Promise<Parameters> } | undefined;
   private readonly scans = new Semaphore(MAX_CONCURRENT_SCANS);
 
-  constructor(private readonly ib: IbApiRepository) {}
+  constructor(private readonly ib: IbSession) {}
 
   async scannerParameters(input: z.infer<typeof ScannerParametersInput>): Promise<Parameters> {
     const all = await this.allParameters();
@@ -89,7 +89,7 @@ export class ScannerService {
     try {
       // Unsubscribing after the first result set cancels the scanner subscription at IB.
       update = await this.scans.runExclusive(async () =>
-        this.ib.request(`scanner ${scanCode}`, async (ib) =>
+        this.ib.ibRequest(`scanner ${scanCode}`, async (ib) =>
           firstValueFrom(ib.getMarketScanner(subscription, undefined, filterOptions)),
         ),
       );
@@ -128,7 +128,7 @@ export class ScannerService {
   private async allParameters(): Promise<Parameters> {
     if (this.parameters && this.parameters.expires > Date.now()) return this.parameters.value;
     const value = this.ib
-      .request('scanner parameters', async (ib) => ib.getScannerParameters())
+      .ibRequest('scanner parameters', async (ib) => ib.getScannerParameters())
       .then(parseScannerParameters);
     const entry = { expires: Date.now() + PARAMETERS_TTL_MS, value };
     this.parameters = entry;

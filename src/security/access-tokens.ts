@@ -1,8 +1,8 @@
-import { forwardRef, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { parse as parseCookies } from 'cookie';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { APP_CONFIG } from '../app.module';
+import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
 import type { Refusal } from './refusal';
 
@@ -36,9 +36,7 @@ function digest(value: string): Buffer {
 export class AccessTokens {
   private readonly full: Buffer | undefined;
   private readonly readOnly: Buffer | undefined;
-
-  // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
-  constructor(@Inject(forwardRef(() => APP_CONFIG)) config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const { apiToken, readOnlyToken } = config.security;
     this.full = apiToken === undefined ? undefined : digest(apiToken);
     this.readOnly = readOnlyToken === undefined ? undefined : digest(readOnlyToken);

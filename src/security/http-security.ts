@@ -3,7 +3,7 @@ import { serialize as serializeCookie } from 'cookie';
 import { ipKeyGenerator, MemoryStore, rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { APP_CONFIG } from '../app.module';
+import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
 import type { NodeMiddleware } from '../common/fast-route';
 import { AccessTokens, tagAccessLevel, TOKEN_COOKIE, type AccessLevel } from './access-tokens';

@@ -1,7 +1,7 @@
-import { forwardRef, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { McpTransportSecurityOptions } from '@rekog/mcp-nest';
 import type { IncomingMessage } from 'node:http';
-import { APP_CONFIG } from '../app.module';
+import { APP_CONFIG } from '../config/config.tokens';
 import { isLoopback, type AppConfig } from '../config/config.schema';
 import type { Refusal } from './refusal';
 
@@ -35,9 +35,7 @@ export class RequestOriginPolicy {
   private readonly hostnames: ReadonlySet<string> | undefined;
   private readonly corsOrigins: ReadonlySet<string>;
   private readonly hostVerdicts = new Map<string, Refusal | undefined>();
-
-  // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
-  constructor(@Inject(forwardRef(() => APP_CONFIG)) config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.hostnames = loopbackHostnames(config);
     this.corsOrigins = new Set(
       config.security.corsOrigins.map((origin) => parseUrl(origin)?.origin ?? origin),

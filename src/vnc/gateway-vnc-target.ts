@@ -1,5 +1,5 @@
-import { forwardRef, Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG } from '../app.module';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
 import { GatewayService } from '../gateway/gateway.service';
 import type { VncEndpoint, VncTarget } from './vnc-target';
@@ -13,8 +13,7 @@ import type { VncEndpoint, VncTarget } from './vnc-target';
 export class GatewayVncTarget implements VncTarget {
   constructor(
     private readonly gateway: GatewayService,
-    // forwardRef: app.module.ts imports this file before it defines APP_CONFIG.
-    @Inject(forwardRef(() => APP_CONFIG)) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   endpoint(): VncEndpoint | undefined {

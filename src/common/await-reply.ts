@@ -1,0 +1,55 @@
+import type { Observable } from 'rxjs';
+import { systemClock, type Clock } from './clock';
+
+/** What one event means for the request waiting on it: its answer, its failure, or nothing (keep waiting). */
+export type Reply<R> = { answer: R } | { failure: Error } | undefined;
+
+export interface AwaitReplyOptions<E, R> {
+  events: Observable<E>;
+  /** Sends the request; called once listening has begun, so no answer can be missed. */
+  send?: () => void;
+  match: (event: E) => Reply<R>;
+  timeoutMs: number;
+  /** The answer (or the error to throw) when nothing matched in time. */
+  onTimeout: () => R | Error;
+  clock?: Clock;
+}
+
+/**
+ * Waits for IB's answer to one request: subscribes, sends, matches each event, times out, and always
+ * cleans up (the subscription and the timer), whichever comes first.
+ */
+export async function awaitReply<E, R>(options: AwaitReplyOptions<E, R>): Promise<R> {
+  const clock = options.clock ?? systemClock;
+  return new Promise<R>((resolve, reject) => {
+    let finished = false;
+    const finish = (outcome: { answer: R } | { failure: Error }): void => {
+      if (finished) return;
+      finished = true;
+      clock.clearTimeout(timer);
+      held.subscription?.unsubscribe();
+      if ('answer' in outcome) resolve(outcome.answer);
+      else reject(outcome.failure);
+    };
+    const timer = clock.setTimeout(() => {
+      const late = options.onTimeout();
+      finish(late instanceof Error ? { failure: late } : { answer: late });
+    }, options.timeoutMs);
+    // Held in an object: an event emitted during subscribe() finishes before the assignment returns.
+    const held: { subscription?: { unsubscribe(): void } } = {};
+    held.subscription = options.events.subscribe({
+      next: (event) => {
+        const reply = options.match(event);
+        if (reply) finish(reply);
+      },
+      error: (error: unknown) =>
+        finish({ failure: error instanceof Error ? error : new Error(String(error)) }),
+    });
+    if (finished) held.subscription.unsubscribe();
+    try {
+      options.send?.();
+    } catch (error) {
+      finish({ failure: error instanceof Error ? error : new Error(String(error)) });
+    }
+  });
+}
