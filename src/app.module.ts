@@ -8,6 +8,7 @@ import { CLOCK, systemClock, type Clock } from './common/clock';
 import { MetricsController, MetricsRegistry, OperationMetricsInterceptor } from './common/metrics';
 import { QuietStartupLogger } from './common/quiet-startup-logger';
 import { redactingLoggerOptions } from './common/redacting-logger';
+import { REDACTOR, Redactor } from './common/redactor';
 import type { AppConfig } from './config/config.schema';
 import { APP_CONFIG, IB_API_TARGET, SERVICE_VERSION } from './config/config.tokens';
 import { ConnectionModule } from './connection/connection.module';
@@ -46,9 +47,11 @@ class RuntimeModule {
         { provide: APP_CONFIG, useValue: runtime.config },
         { provide: IB_API_TARGET, useValue: runtime.ibApiTarget },
         { provide: CLOCK, useValue: runtime.clock ?? systemClock },
+        // The one redactor of the config's secrets: logger, gateway logs, order journal, error answers.
+        { provide: REDACTOR, useValue: Redactor.fromConfig(runtime.config) },
         MetricsRegistry, // global: health and other features add their own metrics to it
       ],
-      exports: [APP_CONFIG, IB_API_TARGET, CLOCK, MetricsRegistry],
+      exports: [APP_CONFIG, IB_API_TARGET, CLOCK, REDACTOR, MetricsRegistry],
     };
   }
 }
@@ -56,15 +59,15 @@ class RuntimeModule {
 @Module({})
 export class AppModule {
   static forRoot(runtime: AppRuntime): DynamicModule {
-    const { ib, gateway, security } = runtime.config;
-    const secrets = [ib.password, gateway.vncPassword, security.apiToken, security.readOnlyToken].filter(
-      (secret): secret is string => secret !== undefined,
-    );
     return {
       module: AppModule,
       imports: [
         LoggerModule.forRoot(
-          redactingLoggerOptions(runtime.config.logLevel, secrets, runtime.logDestination),
+          redactingLoggerOptions(
+            runtime.config.logLevel,
+            Redactor.fromConfig(runtime.config),
+            runtime.logDestination,
+          ),
         ),
         RuntimeModule.forRoot(runtime),
         ConnectionModule,

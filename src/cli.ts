@@ -2,14 +2,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { constants } from 'node:os';
 import { usesSimulator, type AppConfig } from './config/config.schema';
-import { scrubSecrets } from './common/redacting-logger';
-import {
-  ConfigError,
-  describeConfig,
-  loadConfig,
-  secretValues,
-  type CommandLineFlags,
-} from './config/load-config';
+import { Redactor } from './common/redactor';
+import { ConfigError, describeConfig, loadConfig, type CommandLineFlags } from './config/load-config';
 import { SETTINGS, flagName, formatDefault, settingDefault } from './config/settings';
 import type { RunningService } from './main';
 import { runSimulator } from './simulator/run-simulator';
@@ -160,7 +154,7 @@ async function start(flags: CommandLineFlags): Promise<number> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // Start-up errors should never carry a credential; scrubbed anyway, since this line is shown as is.
-    console.error(`error: ${scrubSecrets(message, secretValues(config))}`);
+    console.error(`error: ${Redactor.fromConfig(config).redact(message)}`);
     return 1;
   }
   printUrls(service);

@@ -9,10 +9,11 @@ import { pino, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 import { AppModule } from './app.module';
 import { SERVICE_VERSION } from './config/config.tokens';
+import { systemClock } from './common/clock';
 import { serveFastRoutes, type FastRoute } from './common/fast-route';
 import { MetricsRegistry } from './common/metrics';
 import { QuietStartupLogger } from './common/quiet-startup-logger';
-import { scrubSecrets } from './common/redacting-logger';
+import { Redactor, REDACTOR } from './common/redactor';
 import { usesSimulator, type AppConfig } from './config/config.schema';
 import { installHttpSecurity } from './security/http-security';
 import { createGatewayService } from './gateway/gateway.module';
@@ -79,6 +80,7 @@ export async function listenWithBothFaces(
         metrics: app.get(MetricsRegistry, { strict: false }),
         logger: new Logger('FastRoutes'),
         debug: DEBUG_LEVELS.has(config.logLevel),
+        redactor: app.get<Redactor>(REDACTOR, { strict: false }),
       });
     }
     await app.listen(config.port, config.host);
@@ -115,11 +117,9 @@ function terminalLogStream(): DestinationStream {
 
 /** The service's own log lines before (and beside) the Nest app: pino, same level, destination and scrubbing. */
 function gatewayLog(config: AppConfig, destination: DestinationStream | undefined): GatewayLog {
-  const secrets = [config.ib.password, config.gateway.vncPassword].filter(
-    (secret): secret is string => secret !== undefined && secret.length >= 3,
-  );
+  const redactor = Redactor.fromConfig(config);
   const logger = pino(
-    { level: config.logLevel, hooks: { streamWrite: (line) => scrubSecrets(line, secrets) } },
+    { level: config.logLevel, hooks: { streamWrite: (line) => redactor.redact(line) } },
     destination ?? pino.destination(1),
   ).child({ context: 'GatewayService' });
   return {
@@ -151,9 +151,12 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       }))
     : undefined;
   if (simulator && ownsSimulator) await simulator.start();
+  // One clock for the gateway (restart budget, backoff) and the app (watchdog, ladder, pacing, orders).
+  const clock = systemClock;
   const gateway = createGatewayService(config, {
     simulator,
     log,
+    clock,
     containerLabels: options.gatewayContainer?.labels,
     containerEnv: options.gatewayContainer?.env,
   });
@@ -166,6 +169,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       AppModule.forRoot({
         config,
         gateway,
+        clock,
         // Until the connection follows gateway.apiTarget(), it connects here and retries until the gateway logs in.
         ibApiTarget: { ...endpoint, clientId: config.ib.clientId },
         ...(logDestination ? { logDestination } : {}),

@@ -2,11 +2,12 @@ import { Module } from '@nestjs/common';
 import { ConnectionModule } from '../connection/connection.module';
 import { ContractsModule } from '../contracts/contracts.module';
 import { AccountController } from './account.controller';
+import { AccountRepository } from './account.repository';
 import { AccountService } from './account.service';
 
 @Module({
   imports: [ConnectionModule, ContractsModule],
   controllers: [AccountController],
-  providers: [AccountService],
+  providers: [AccountRepository, AccountService],
 })
 export class AccountModule {}

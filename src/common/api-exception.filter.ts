@@ -1,8 +1,17 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import {
+  Catch,
+  HttpException,
+  Inject,
+  Logger,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
-import { throwError, type Observable } from 'rxjs';
+import { of, type Observable } from 'rxjs';
+import { z } from 'zod';
 import { DomainError, ErrorCode } from './domain-error';
+import { REDACTOR, type Redactor } from './redactor';
 
 export interface ErrorBody {
   statusCode: number;
@@ -11,22 +20,53 @@ export interface ErrorBody {
   [detail: string]: unknown;
 }
 
+/**
+ * The error body as a schema: MCP tools declare it beside their output (see Operation), since an `isError`
+ * result carries it as its structuredContent.
+ */
+export const ErrorBodySchema = z
+  .object({
+    statusCode: z.number().int().describe('The HTTP status of the same error over REST'),
+    code: z.enum(Object.keys(ErrorCode) as [ErrorCode, ...ErrorCode[]]).describe('What went wrong'),
+    message: z.string(),
+  })
+  .catchall(z.unknown())
+  .describe(
+    'An error answer (isError: true): the REST error body, with details such as retryAfterSeconds or ibCode',
+  );
+
+/** An MCP tool's error result: the message as text, the REST body as structured content. */
+export interface McpErrorResult {
+  content: [{ type: 'text'; text: string }];
+  structuredContent: ErrorBody;
+  isError: true;
+}
+
+/** The MCP face of an error answer: mcp-nest passes a result with `content` to the client as it is. */
+export function mcpErrorResult(body: ErrorBody): McpErrorResult {
+  return { content: [{ type: 'text', text: body.message }], structuredContent: body, isError: true };
+}
+
 const STATUS_CODES = new Map<number, ErrorCode>(
   Object.entries(ErrorCode).map(([code, status]) => [status, code as ErrorCode]),
 );
 
 /**
  * The one mapping from errors to answers: an HTTP status and JSON body for REST, an `isError` result with
- * the same message for MCP. Unexpected errors get a generic message with an error id and one full log line.
+ * the same message as text and the same body as structured content for MCP. Unexpected errors get a
+ * generic message with an error id and one full log line. No answer carries a secret of the config.
  */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(REDACTOR) private readonly redactor: Redactor,
+  ) {}
 
-  catch(exception: unknown, host: ArgumentsHost): Observable<never> | undefined {
-    const body = errorBody(exception, this.logger);
+  catch(exception: unknown, host: ArgumentsHost): Observable<McpErrorResult> | undefined {
+    const body = this.redactor.redactDeep(errorBody(exception, this.logger));
     if (host.getType() === 'http') {
       const response: unknown = host.switchToHttp().getResponse();
       for (const [name, value] of Object.entries(errorHeaders(body))) {
@@ -35,8 +75,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
       this.adapterHost.httpAdapter.reply(response, body, body.statusCode);
       return undefined;
     }
-    // An MCP tool call: mcp-nest turns {message} into an isError result with that text.
-    return throwError(() => ({ status: 'error', message: body.message }));
+    // An MCP tool call: the handler's answer becomes this result (mcp-nest hands a result with content on).
+    return of(mcpErrorResult(body));
   }
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Logger } from '@nestjs/common';
 import { errorBody, errorHeaders } from './api-exception.filter';
+import type { Redactor } from './redactor';
 import type { MetricsRegistry } from './metrics';
 
 /** A plain Node middleware: Express runs these, and so do fast routes, on the same request and response. */
@@ -38,6 +39,8 @@ export interface FastRouteOptions {
   /** Where errors are logged (unexpected ones in full, with their error id) and, at debug, each answer. */
   logger: Pick<Logger, 'warn' | 'error' | 'debug'>;
   debug: boolean;
+  /** Error answers leave here as they leave the exception filter: without a secret. */
+  redactor: Pick<Redactor, 'redactDeep'>;
 }
 
 /**
@@ -96,7 +99,7 @@ export function serveFastRoutes(server: Server, options: FastRouteOptions): void
       if (options.debug) logger.debug(`GET ${route.path} 200 (${route.operation}, fast route)`);
     };
     const answerError = (error: unknown) => {
-      const body = errorBody(error, logger);
+      const body = options.redactor.redactDeep(errorBody(error, logger));
       sendJson(response, body.statusCode, JSON.stringify(body), errorHeaders(body));
       stopTimer();
       failed.inc();

@@ -56,7 +56,7 @@ export class MetricsRegistry {
   });
   readonly gatewayRestartsLastHour = new Gauge({
     name: 'ibgs_gateway_restarts_last_hour',
-    help: 'Gateway restarts by the recovery ladder in the last hour',
+    help: 'Automatic gateway restarts (after a crash or by the recovery ladder) in the last hour',
     registers: [this.registry],
   });
   readonly circuitBreakerOpen = new Gauge({

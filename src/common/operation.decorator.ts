@@ -13,7 +13,8 @@ import {
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery } from '@nestjs/swagger';
 import { Tool } from '@rekog/mcp-nest';
 import type { Request } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
+import { ErrorBodySchema } from './api-exception.filter';
 import { formatZodIssues, toOpenApiSchema, type JsonSchema } from './zod-json-schema';
 
 /** Explicit safety annotations; MCP's defaults (destructive, open-world) are too pessimistic to leave implied. */
@@ -72,8 +73,8 @@ export function Operation<I extends z.ZodObject, O extends z.ZodType>(
     Tool({
       name: definition.name,
       description: definition.description ?? definition.summary,
-      parameters: definition.input,
-      outputSchema: definition.output,
+      parameters: toolInputSchema(definition.input),
+      outputSchema: toolOutputSchema(definition.output),
       annotations: {
         title: definition.summary,
         readOnlyHint: safety.readOnly,
@@ -86,6 +87,70 @@ export function Operation<I extends z.ZodObject, O extends z.ZodType>(
   ];
   if (method === 'post') decorators.push(HttpCode(200));
   return applyDecorators(...decorators);
+}
+
+/** What a Standard Schema's validate returns (zod's own type). */
+type Validation = ReturnType<z.ZodType['~standard']['validate']>;
+
+/** A Standard Schema (with its JSON Schema) as mcp-nest takes it for a tool's input and output. */
+interface ToolSchema {
+  '~standard': {
+    version: 1;
+    vendor: string;
+    validate: (value: unknown) => Validation;
+    jsonSchema: { input: () => JsonSchema; output: () => JsonSchema };
+  };
+}
+
+const MCP_DIALECT = 'draft-2020-12';
+
+function toolSchema(json: () => JsonSchema, validate: (value: unknown) => Validation): ToolSchema {
+  let cached: JsonSchema | undefined;
+  const once = () => (cached ??= json());
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'ib-gateway-supervisor',
+      validate,
+      jsonSchema: { input: once, output: once },
+    },
+  };
+}
+
+/**
+ * The tool's input as MCP clients see it (the operation's schema), checked not by mcp-nest but by @Input in
+ * Nest's pipeline, like REST: after the access guard, and refused with the same error answer (code
+ * INVALID_INPUT, in the result's structuredContent too).
+ */
+function toolInputSchema(input: z.ZodObject): ToolSchema {
+  return toolSchema(
+    () => z.toJSONSchema(input, { target: MCP_DIALECT, io: 'input' }) as JsonSchema,
+    (value) => ({ value }),
+  );
+}
+
+/**
+ * The tool's output as MCP clients see it: the operation's output, or the error body of an `isError` result
+ * (its structuredContent). The SDK's v1 client checks structuredContent against the declared outputSchema even
+ * on an error result (modelcontextprotocol/typescript-sdk#1943), so the error body is declared beside the
+ * output. The server checks the operation's own output schema, as before.
+ */
+function toolOutputSchema(output: z.ZodType): ToolSchema | z.ZodType {
+  if (!(output instanceof z.ZodObject)) return output; // mcp-nest advertises no outputSchema for these
+  const validate = (value: unknown): Validation => output['~standard'].validate(value);
+  return toolSchema(() => {
+    const { $schema, $defs, ...success } = z.toJSONSchema(output, { target: MCP_DIALECT, io: 'output' });
+    const { $schema: _dialect, ...error } = z.toJSONSchema(ErrorBodySchema, {
+      target: MCP_DIALECT,
+      io: 'output',
+    });
+    return {
+      ...($schema === undefined ? {} : { $schema }),
+      type: 'object', // MCP requires an object at the root
+      ...($defs === undefined ? {} : { $defs }), // success's $refs point to the root
+      anyOf: [success, error],
+    };
+  }, validate);
 }
 
 /** Swagger ignores custom parameter decorators, so the input is documented from its schema here. */

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from './clock';
 import { DomainError } from './domain-error';
 
 /**
@@ -29,17 +30,6 @@ export class SingleFlight<T> {
     return this.running.size;
   }
 }
-
-/** How time passes for a pacer; tests may drive it. */
-export interface PacingClock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const SYSTEM_CLOCK: PacingClock = {
-  now: () => Date.now(),
-  sleep: async (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
 
 /** One request as a pacing rule sees it. */
 interface Slot {
@@ -155,7 +145,7 @@ export class HistoricalDataPacer {
 
   constructor(
     private readonly maxWaitMs = 10_000,
-    private readonly clock: PacingClock = SYSTEM_CLOCK,
+    private readonly clock: Clock = systemClock,
     limits: typeof IB_HISTORICAL_DATA_LIMITS = IB_HISTORICAL_DATA_LIMITS,
   ) {
     const margin = limits.marginMs;
@@ -203,7 +193,7 @@ export class RequestRateGate {
     private readonly what: string,
     private readonly perSecond: number,
     private readonly maxWaitMs = 10_000,
-    private readonly clock: PacingClock = SYSTEM_CLOCK,
+    private readonly clock: Clock = systemClock,
   ) {
     this.reservations = new SlotReservations([{ windowMs: 1000, max: perSecond, sameAs: () => true }]);
   }

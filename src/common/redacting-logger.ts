@@ -2,8 +2,7 @@ import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import type { IncomingMessage } from 'node:http';
-
-const REDACTED = '[redacted]';
+import { REDACTED, type Redactor } from './redactor';
 
 /** Object paths that may carry a credential in any log line. */
 const REDACT_PATHS = [
@@ -17,23 +16,15 @@ const REDACT_PATHS = [
   '*.token',
 ];
 
-/** Replaces every occurrence of a known secret value inside a string. */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  let scrubbed = text;
-  for (const secret of secrets) scrubbed = scrubbed.split(secret).join(REDACTED);
-  return scrubbed;
-}
-
 /**
  * pino through nestjs-pino, with credential redaction twice over: known paths are censored, and the
- * actual secret values are scrubbed from every serialized line, wherever they hide.
+ * actual secret values are taken out of every serialized line by the service's redactor, wherever they hide.
  */
 export function redactingLoggerOptions(
   level: string,
-  secrets: readonly string[],
+  redactor: Redactor,
   destination?: DestinationStream,
 ): Params {
-  const longEnough = secrets.filter((secret) => secret.length >= 3);
   const options: Options = {
     level,
     redact: { paths: REDACT_PATHS, censor: REDACTED },
@@ -48,13 +39,7 @@ export function redactingLoggerOptions(
         : response.statusCode >= 400
           ? 'warn'
           : 'debug',
-    ...(longEnough.length === 0
-      ? {}
-      : {
-          hooks: {
-            streamWrite: (line: string) => scrubSecrets(line, longEnough),
-          },
-        }),
+    ...(redactor.isEmpty ? {} : { hooks: { streamWrite: (line: string) => redactor.redact(line) } }),
   };
   return { pinoHttp: destination ? [options, destination] : options };
 }

@@ -1,4 +1,7 @@
-/** Delays that double with each consecutive failure, from `initialMs` up to `maxMs`; reset on success. */
+/**
+ * Delays that double with each consecutive failure, from `initialMs` up to `maxMs`; reset on success. Pure
+ * arithmetic: whoever waits the delay does so on its Clock.
+ */
 export class ExponentialBackoff {
   private failureCount = 0;
   private delayMs = 0;
@@ -18,9 +21,14 @@ export class ExponentialBackoff {
     return this.delayMs;
   }
 
+  /** The delay the next fail() will return, without recording a failure. */
+  get nextDelayMs(): number {
+    return Math.min(this.maxMs, this.initialMs * 2 ** this.failureCount);
+  }
+
   /** Records a failure and returns how long to wait before the next try. */
   fail(): number {
-    this.delayMs = Math.min(this.maxMs, this.initialMs * 2 ** this.failureCount);
+    this.delayMs = this.nextDelayMs;
     this.failureCount++;
     return this.delayMs;
   }

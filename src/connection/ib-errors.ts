@@ -190,6 +190,9 @@ function missingSubscription(
   );
 }
 
+/** How IB's historical data service (which also runs the scanners) starts the text of a 162. */
+const HMDS_PREFIX = /^.*Historical Market Data Service error message:\s*/;
+
 /** 162 carries several meanings (historical data and scanners share IB's HMDS); IB's text tells them apart. */
 function historicalDataServiceError(
   context: IbErrorContext,
@@ -199,7 +202,9 @@ function historicalDataServiceError(
   const subject = context.subject;
   const text = ib.message.toLowerCase();
   if (context.request === 'scanner') {
-    return new DomainError('INVALID_INPUT', `IB rejected the ${subject} scan: ${ib.message}`, details);
+    // IB's reason follows its "Historical Market Data Service error message:" prefix.
+    const reason = ib.message.replace(HMDS_PREFIX, '');
+    return new DomainError('INVALID_INPUT', `IB rejected the ${subject} scan: ${reason}`, details);
   }
   if (text.includes('pacing violation')) {
     return new DomainError(

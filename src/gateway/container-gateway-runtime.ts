@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { Subject, type Observable } from 'rxjs';
 import { DomainError } from '../common/domain-error';
-import { IMAGE_PORTS } from '../simulator/control/ibc-log';
+import { IMAGE_PORTS } from './ibc-log-vocabulary';
 import type { ContainerFacts, DockerRepository, LogFollower } from './docker.repository';
 import type { GatewaySecretFiles } from './gateway-secret-files';
 import type { GatewayMode, GatewayRuntime, RuntimeEvent, RuntimeStatus } from './gateway-runtime';

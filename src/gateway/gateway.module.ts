@@ -1,4 +1,5 @@
 import { Global, Logger, Module, type DynamicModule } from '@nestjs/common';
+import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { APP_CONFIG } from '../config/config.tokens';
 import { usesSimulator, type AppConfig } from '../config/config.schema';
 import { IbGatewaySimulator } from '../simulator/simulator';
@@ -20,6 +21,8 @@ export interface GatewayServiceOptions {
   containerLabels?: Record<string, string>;
   containerEnv?: Record<string, string>;
   docker?: DockerRepository;
+  /** The service's time (restart backoff and budget, start timeout); the system clock unless given. */
+  clock?: Clock;
 }
 
 function nestLog(): GatewayLog {
@@ -35,10 +38,16 @@ function nestLog(): GatewayLog {
 /** The gateway service for a config: the container runtime with credentials, else the simulator runtime. */
 export function createGatewayService(config: AppConfig, options: GatewayServiceOptions = {}): GatewayService {
   const log = options.log ?? nestLog();
+  const clock = options.clock ?? systemClock;
   if (usesSimulator(config)) {
     // Without a simulator of its own (an app built directly), an idle one stands in; it is never started.
     const simulator = options.simulator ?? new IbGatewaySimulator({ initialState: 'starting' });
-    return new GatewayService(config, new SimulatorGatewayRuntime(simulator, options.simulatorTimings), log);
+    return new GatewayService(
+      config,
+      new SimulatorGatewayRuntime(simulator, options.simulatorTimings),
+      log,
+      clock,
+    );
   }
   const { ib, gateway } = config;
   if (ib.username === undefined || ib.password === undefined)
@@ -67,7 +76,7 @@ export function createGatewayService(config: AppConfig, options: GatewayServiceO
     log,
     options.progress ?? ((line) => log.info(line)),
   );
-  return new GatewayService(config, runtime, log);
+  return new GatewayService(config, runtime, log, clock);
 }
 
 /**
@@ -85,8 +94,9 @@ export class GatewayModule {
       providers: [
         {
           provide: GatewayService,
-          useFactory: (config: AppConfig) => gateway ?? createGatewayService(config, { log: nestLog() }),
-          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig, clock: Clock) =>
+            gateway ?? createGatewayService(config, { log: nestLog(), clock }),
+          inject: [APP_CONFIG, CLOCK],
         },
       ],
       exports: [GatewayService],

@@ -1,8 +1,8 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { filter, firstValueFrom, Subject, timeout, type Observable } from 'rxjs';
+import { filter, firstValueFrom, Observable, race, Subject } from 'rxjs';
 import type { z } from 'zod';
-import { DomainError } from '../common/domain-error';
-import { scrubSecrets } from '../common/redacting-logger';
+import { dateOf, type Clock, type ClockTimer } from '../common/clock';
+import { Redactor } from '../common/redactor';
 import type { AppConfig } from '../config/config.schema';
 import type { IbApiTarget } from '../connection/ib-session.repository';
 import type { GatewayMode, GatewayRuntime, RuntimeEvent } from './gateway-runtime';
@@ -13,6 +13,12 @@ import {
   type GatewayStateChange,
 } from './gateway-state';
 import type { GatewayLogs, GatewayStatus } from './gateway.schemas';
+import {
+  RestartBudget,
+  type RestartAnswer,
+  type RestartBudgetStatus,
+  type RestartRefusal,
+} from './restart-budget';
 
 export type { GatewayState, GatewayStateChange } from './gateway-state';
 
@@ -23,36 +29,28 @@ export interface GatewayLog {
   debug(message: string): void;
 }
 
-export interface RestartOptions {
-  /**
-   * True when the supervisor itself restarts (watchdog, recovery ladder): refused while the login is
-   * blocked or the hourly restart budget is spent. A human's restart (the API) clears the block.
-   */
-  automatic?: boolean;
-}
-
-const HOUR_MS = 3_600_000;
+export type { BreakerState, RestartAnswer, RestartBudgetStatus, RestartRefusal } from './restart-budget';
 
 /**
  * The gateway's lifecycle and the one truth about its state: starts, adopts, stops and restarts it through a
  * runtime (a Docker container, or the in-process simulator), turns what the runtime observes into state
- * changes, brings a crashed container back with backoff and an hourly cap, and never retries a login IB has
+ * changes, and owns the one restart policy: crash restarts and the recovery ladder's restarts draw on one
+ * {@link RestartBudget} (an hourly cap with its breaker, and one backoff). It never retries a login IB has
  * rejected until a human asks.
  */
 @Injectable()
 export class GatewayService implements OnApplicationShutdown {
   private current: GatewayState = 'stopped';
-  private since = new Date();
+  private since: Date;
   private reason = 'Not started yet';
   private readonly changes = new Subject<GatewayStateChange>();
   private blockedBecause: string | undefined;
   private lastError: { message: string; at: Date } | undefined;
   private restarts = 0;
-  private automaticRestartTimes: number[] = [];
-  private backoffSeconds: number;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly budget: RestartBudget;
+  private restartTimer: ClockTimer | undefined;
   private nextRestartAt: Date | undefined;
-  private startTimer: NodeJS.Timeout | undefined;
+  private startTimer: ClockTimer | undefined;
   private operations: Promise<unknown> = Promise.resolve();
   private shutdownPromise: Promise<void> | undefined;
 
@@ -60,8 +58,10 @@ export class GatewayService implements OnApplicationShutdown {
     private readonly config: AppConfig,
     private readonly runtime: GatewayRuntime,
     private readonly log: GatewayLog,
+    private readonly clock: Clock,
   ) {
-    this.backoffSeconds = config.watchdog.backoffInitialSeconds;
+    this.budget = RestartBudget.fromSettings(config.watchdog, clock);
+    this.since = dateOf(clock);
     runtime.events.subscribe((event) => this.onRuntimeEvent(event));
   }
 
@@ -136,28 +136,34 @@ export class GatewayService implements OnApplicationShutdown {
   }
 
   /**
-   * Restarts the gateway (a new login; a real gateway may ask for 2FA again). A human's restart lifts a
-   * login block; an automatic one ({@link RestartOptions.automatic}) is refused while blocked or over budget.
+   * A human's restart (a new login; a real gateway may ask for 2FA again): lifts a login block and does not
+   * draw on the restart budget, so it also works while the breaker is open. The supervisor's own restarts
+   * go through {@link requestAutomaticRestart}.
    */
-  async restart(reason: string, options: RestartOptions = {}): Promise<void> {
+  async restart(reason: string): Promise<void> {
     return this.exclusive(async () => {
-      if (options.automatic) {
-        this.assertAutomaticRestartAllowed();
-        this.automaticRestartTimes.push(Date.now());
-      } else {
-        this.unblock('the gateway was restarted by request');
-      }
-      this.cancelAutomaticRestart();
-      this.restarts++;
-      this.transition('starting', `Restarting: ${reason}`);
-      try {
-        await this.runtime.restart();
-      } catch (error) {
-        this.fail(error);
-        throw error;
-      }
-      this.armStartTimeout();
+      this.unblock('the gateway was restarted by request');
+      await this.restartNow(reason);
     });
+  }
+
+  /**
+   * The supervisor asks to restart the gateway by itself (the recovery ladder). The one restart policy
+   * decides: refused while IB's login rejection stands, while the hourly budget is spent (the breaker is
+   * open) or while the backoff of the last automatic restart holds; otherwise counted and done.
+   */
+  async requestAutomaticRestart(reason: string): Promise<RestartAnswer> {
+    return this.automaticRestart(reason, {});
+  }
+
+  /** What {@link requestAutomaticRestart} would refuse now (undefined: it would restart). */
+  automaticRestartRefusal(): RestartRefusal | undefined {
+    return this.refusal({});
+  }
+
+  /** The one restart budget: automatic restarts in the last hour, the cap, the breaker. */
+  restartBudget(): RestartBudgetStatus {
+    return this.budget.status();
   }
 
   /** Resolves once the gateway is logged in or has failed in a way waiting will not fix; at most `seconds`. */
@@ -168,12 +174,12 @@ export class GatewayService implements OnApplicationShutdown {
       state === 'error' ||
       LOGIN_BLOCKING_STATES.includes(state);
     if (seconds <= 0 || settled(this.current)) return;
-    await firstValueFrom(
-      this.changes.pipe(
-        filter((change) => settled(change.to)),
-        timeout({ first: seconds * 1000 }),
-      ),
-    ).catch(() => undefined);
+    const elapsed = new Observable<void>((subscriber) => {
+      const timer = this.clock.setTimeout(() => subscriber.next(), seconds * 1000);
+      return () => this.clock.clearTimeout(timer);
+    });
+    const outcome = this.changes.pipe(filter((change) => settled(change.to)));
+    await firstValueFrom(race(outcome, elapsed), { defaultValue: undefined });
   }
 
   status(): z.infer<typeof GatewayStatus> {
@@ -196,10 +202,10 @@ export class GatewayService implements OnApplicationShutdown {
         : null,
       uptimeSeconds:
         startedAt && this.runtime.isRunning
-          ? Math.max(0, Math.floor((Date.now() - startedAt.getTime()) / 1000))
+          ? Math.max(0, Math.floor((this.clock.now() - startedAt.getTime()) / 1000))
           : null,
       restartCount: this.restarts,
-      automaticRestartsLastHour: this.automaticRestartsInLastHour(),
+      automaticRestartsLastHour: this.budget.restartsInLastHour(),
       nextAutomaticRestartAt: this.nextRestartAt?.toISOString() ?? null,
       ports: { api: runtime.ports.api ?? null, vnc: runtime.ports.vnc ?? null },
       lastError: this.lastError
@@ -211,15 +217,11 @@ export class GatewayService implements OnApplicationShutdown {
   /** The gateway's most recent log lines with every credential value redacted. */
   async logs(lines: number): Promise<z.infer<typeof GatewayLogs>> {
     const raw = await this.runtime.logs(lines);
-    const secrets = [
-      this.config.ib.password,
-      this.config.gateway.vncPassword,
-      this.config.ib.username,
-    ].filter((secret): secret is string => secret !== undefined && secret.length >= 3);
+    const redactor = Redactor.fromConfig(this.config); // the service's one redactor of this config
     return {
       mode: this.runtime.mode,
       container: this.runtime.status().container?.name ?? null,
-      lines: raw.map((line) => scrubSecrets(line, secrets)),
+      lines: raw.map((line) => redactor.redact(line)),
     };
   }
 
@@ -257,7 +259,7 @@ export class GatewayService implements OnApplicationShutdown {
       return;
     }
     const message = `The gateway container exited unexpectedly (exit code ${event.exitCode})`;
-    this.lastError = { message, at: new Date() };
+    this.lastError = { message, at: dateOf(this.clock) };
     this.clearStartTimeout();
     if (this.blockedBecause !== undefined) {
       // Keep "login failed" as the state: that is what a human must act on.
@@ -273,7 +275,7 @@ export class GatewayService implements OnApplicationShutdown {
     if (this.blockedBecause !== undefined && !LOGIN_BLOCKING_STATES.includes(observation.state)) return;
     this.transition(observation.state, observation.reason);
     if (observation.state === 'logged-in') {
-      this.backoffSeconds = this.config.watchdog.backoffInitialSeconds;
+      this.budget.recovered();
       this.clearStartTimeout();
     }
     if (LOGIN_BLOCKING_STATES.includes(observation.state)) this.blockLogin(observation.reason);
@@ -282,7 +284,7 @@ export class GatewayService implements OnApplicationShutdown {
   private blockLogin(reason: string): void {
     if (this.blockedBecause !== undefined) return;
     this.blockedBecause = reason;
-    this.lastError = { message: reason, at: new Date() };
+    this.lastError = { message: reason, at: dateOf(this.clock) };
     this.cancelAutomaticRestart();
     this.clearStartTimeout();
     this.log.warn(`Login blocked: ${reason}`);
@@ -303,67 +305,100 @@ export class GatewayService implements OnApplicationShutdown {
     this.reason = reason;
     if (to === from) return;
     this.current = to;
-    this.since = new Date();
+    this.since = dateOf(this.clock);
     this.log.info(`Gateway ${from} -> ${to}: ${reason}`);
     this.changes.next({ at: this.since, from, to, reason });
   }
 
   private fail(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    this.lastError = { message, at: new Date() };
+    this.lastError = { message, at: dateOf(this.clock) };
     this.transition('error', message);
   }
 
-  // ---- supervision ----
+  // ---- supervision: the one restart policy ----
 
-  private automaticRestartsInLastHour(): number {
-    const cutoff = Date.now() - HOUR_MS;
-    this.automaticRestartTimes = this.automaticRestartTimes.filter((at) => at > cutoff);
-    return this.automaticRestartTimes.length;
-  }
-
-  private assertAutomaticRestartAllowed(): void {
-    if (this.blockedBecause !== undefined) {
-      throw new DomainError(
-        'CONFLICT',
-        `Automatic restarts are stopped until a human starts or restarts the gateway: ${this.blockedBecause}`,
-      );
-    }
-    const cap = this.config.watchdog.maxRestartsPerHour;
-    if (this.automaticRestartsInLastHour() >= cap) {
-      throw new DomainError(
-        'CONFLICT',
-        `The gateway was restarted automatically ${cap} times in the last hour (watchdog.maxRestartsPerHour); waiting for a human`,
-      );
-    }
-  }
-
-  private scheduleAutomaticRestart(why: string): void {
+  /** Restarts through the runtime; the caller holds the lifecycle lock (exclusive). */
+  private async restartNow(reason: string): Promise<void> {
+    this.cancelAutomaticRestart();
+    this.restarts++;
+    this.transition('starting', `Restarting: ${reason}`);
     try {
-      this.assertAutomaticRestartAllowed();
+      await this.runtime.restart();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.lastError = { message, at: new Date() };
-      this.transition('error', message);
+      this.fail(error);
+      throw error;
+    }
+    this.armStartTimeout();
+  }
+
+  /**
+   * An automatic restart, decided when its turn in the lifecycle lock comes (a stop or a login rejection
+   * queued before it counts). `scheduled`: a crash restart whose timer already waited the backoff.
+   */
+  private async automaticRestart(reason: string, options: { scheduled?: boolean }): Promise<RestartAnswer> {
+    return this.exclusive(async (): Promise<RestartAnswer> => {
+      const refused = this.refusal({ ignoreBackoff: options.scheduled });
+      if (refused) return { outcome: 'refused', ...refused };
+      this.budget.take({ ignoreBackoff: options.scheduled });
+      try {
+        await this.restartNow(reason);
+        return { outcome: 'restarted' };
+      } catch (error) {
+        return { outcome: 'failed', message: error instanceof Error ? error.message : String(error) };
+      }
+    });
+  }
+
+  private refusal(options: { ignoreBackoff?: boolean }): RestartRefusal | undefined {
+    if (this.shutdownPromise) {
+      return { reason: 'shutting-down', message: 'The supervisor is shutting down' };
+    }
+    if (this.blockedBecause !== undefined) {
+      return {
+        reason: 'login-blocked',
+        message: `Automatic restarts are stopped until a human starts or restarts the gateway: ${this.blockedBecause}`,
+      };
+    }
+    return this.budget.refusal(options);
+  }
+
+  /**
+   * Brings a crashed gateway back: after the backoff's next step, and once the hourly budget allows it
+   * (when its oldest restarts age out). With automatic restarts disabled (cap 0) a human must start it.
+   */
+  private scheduleAutomaticRestart(why: string): void {
+    this.cancelAutomaticRestart();
+    const at = this.budget.crashRestartAt();
+    if (!at) {
+      this.fail(`Not restarting the gateway (${why}): automatic restarts are disabled; start it by hand`);
       return;
     }
-    const delay = this.backoffSeconds;
-    this.backoffSeconds = Math.min(this.backoffSeconds * 2, this.config.watchdog.backoffMaxSeconds);
-    this.nextRestartAt = new Date(Date.now() + delay * 1000);
-    this.log.warn(`Restarting the gateway in ${delay} s: ${why}`);
-    this.restartTimer = setTimeout(() => {
+    const delayMs = Math.max(0, at.getTime() - this.clock.now());
+    const spent = this.budget.refusal({ ignoreBackoff: true });
+    if (spent) this.fail(`Restarting the gateway (${why}) at ${at.toISOString()}: ${spent.message}`);
+    this.nextRestartAt = at;
+    this.log.warn(`Restarting the gateway in ${delayMs / 1000} s: ${why}`);
+    this.restartTimer = this.clock.setTimeout(() => {
       this.restartTimer = undefined;
       this.nextRestartAt = undefined;
-      this.restart(`automatic, ${why}`, { automatic: true }).catch((error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        this.log.error(`Automatic restart failed: ${message}`);
-        if (!this.shutdownPromise && this.blockedBecause === undefined) this.scheduleAutomaticRestart(why);
-      });
-    }, delay * 1000);
+      void this.automaticRestart(`automatic, ${why}`, { scheduled: true }).then((answer) =>
+        this.afterScheduledRestart(answer, why),
+      );
+    }, delayMs);
+  }
+
+  private afterScheduledRestart(answer: RestartAnswer, why: string): void {
+    if (answer.outcome === 'restarted' || this.shutdownPromise || this.blockedBecause !== undefined) return;
+    // A human started or stopped the gateway meanwhile: nothing left to bring back.
+    if (this.current !== 'error') return;
+    if (answer.outcome === 'failed') this.log.error(`Automatic restart failed: ${answer.message}`);
+    else this.log.warn(`Automatic restart not done yet: ${answer.message}`);
+    this.scheduleAutomaticRestart(why);
   }
 
   private cancelAutomaticRestart(): void {
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.clock.clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.nextRestartAt = undefined;
   }
@@ -372,19 +407,20 @@ export class GatewayService implements OnApplicationShutdown {
   private armStartTimeout(): void {
     this.clearStartTimeout();
     const seconds = this.config.gateway.startTimeoutSeconds;
-    this.startTimer = setTimeout(() => {
-      this.startTimer = undefined;
-      if (this.current === 'starting' || this.current === 'logging-in') {
-        const message = `The gateway did not finish logging in within ${seconds} s (gateway.startTimeoutSeconds); see get_gateway_logs or the VNC screen`;
-        this.lastError = { message, at: new Date() };
-        this.transition('error', message);
-      }
-    }, seconds * 1000);
-    this.startTimer.unref();
+    this.startTimer = this.clock
+      .setTimeout(() => {
+        this.startTimer = undefined;
+        if (this.current === 'starting' || this.current === 'logging-in') {
+          const message = `The gateway did not finish logging in within ${seconds} s (gateway.startTimeoutSeconds); see get_gateway_logs or the VNC screen`;
+          this.lastError = { message, at: dateOf(this.clock) };
+          this.transition('error', message);
+        }
+      }, seconds * 1000)
+      .unref();
   }
 
   private clearStartTimeout(): void {
-    if (this.startTimer) clearTimeout(this.startTimer);
+    this.clock.clearTimeout(this.startTimer);
     this.startTimer = undefined;
   }
 

@@ -1,10 +1,10 @@
-import { classifyIbcMessage, ImageMessage, parseIbcLine } from '../simulator/control/ibc-log';
 import type { GatewayObservation } from './gateway-state';
+import { recognizeLogLine, type ExistingSessionAction } from './ibc-log-vocabulary';
 
 /**
  * Reads a gateway container's log (the gnzsnz/ib-gateway image or the simulator image, which print the same
- * texts) line by line and says which gateway state each line reveals. The texts come from
- * src/simulator/control/ibc-log.ts, the single source of IBC's exact wording.
+ * texts) line by line and says which gateway state each line reveals. Which texts mean what is the vocabulary
+ * of ./ibc-log-vocabulary.ts.
  */
 export class IbcLogStateReader {
   private attempts = 0;
@@ -16,17 +16,14 @@ export class IbcLogStateReader {
 
   /** The state a line reveals, or undefined when it says nothing about the login. */
   read(line: string): GatewayObservation | undefined {
-    const text = line.replace(/\r$/, '');
-    if (text === ImageMessage.banner)
-      return { state: 'starting', reason: 'The container started IBC and IB Gateway' };
-    const ibc = parseIbcLine(text);
-    if (!ibc) return undefined;
-    const event = classifyIbcMessage(ibc.message);
+    const event = recognizeLogLine(line)?.event;
     if (!event) return undefined;
     switch (event.kind) {
+      case 'container-started':
+        return { state: 'starting', reason: 'The container started IBC and IB Gateway' };
       case 'login-dialog':
         // After a failed login the dialog shows again; that is no new login.
-        if (ibc.message.endsWith('LOGIN_FAILED')) return undefined;
+        if (event.afterFailure) return undefined;
         return { state: 'logging-in', reason: 'IB Gateway shows its login dialog; IBC fills it in' };
       case 'login-attempt':
         this.attempts = Math.max(this.attempts + 1, event.attempt);
@@ -63,7 +60,7 @@ export class IbcLogStateReader {
   }
 }
 
-function existingSessionReason(action: 'continue' | 'end-this' | 'manual' | undefined): string {
+function existingSessionReason(action: ExistingSessionAction | undefined): string {
   switch (action) {
     case 'continue':
       return 'Another session of this IB user was open; IBC ends it and continues this login (ExistingSessionDetectedAction=primary)';

@@ -1,9 +1,17 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { CLOCK, type Clock } from '../common/clock';
 import { IbSession } from '../connection/ib-session.repository';
+
+/** Where the gateway's time comes from: IB's reqCurrentTime (the IB session). */
+export interface GatewayTimeSource {
+  /** The gateway's clock, in epoch seconds; throws when not connected. */
+  currentTime(): Promise<number>;
+}
 
 /**
  * The gateway's notion of "now": trading hours are judged on the gateway's clock, which may differ from
- * this machine's (and the simulator's can be set anywhere). Kept as an offset measured with reqCurrentTime.
+ * this machine's (and the simulator's can be set anywhere). Kept as an offset from the service's Clock,
+ * measured with reqCurrentTime.
  */
 @Injectable()
 export class GatewayClock {
@@ -11,11 +19,14 @@ export class GatewayClock {
   private syncedAt: number | undefined;
   private syncing: Promise<void> | undefined;
 
-  constructor(private readonly ibApi: IbSession) {}
+  constructor(
+    @Inject(IbSession) private readonly source: GatewayTimeSource,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   /** The gateway's time in epoch ms (this machine's until the first sync). */
   now(): number {
-    return Date.now() + this.offsetMs;
+    return this.clock.now() + this.offsetMs;
   }
 
   /** Gateway time minus local time, in ms. */
@@ -25,7 +36,7 @@ export class GatewayClock {
 
   /** Milliseconds since the last successful sync; Infinity before the first. */
   get ageMs(): number {
-    return this.syncedAt === undefined ? Number.POSITIVE_INFINITY : Date.now() - this.syncedAt;
+    return this.syncedAt === undefined ? Number.POSITIVE_INFINITY : this.clock.now() - this.syncedAt;
   }
 
   toGatewayTime(localMs: number): number {
@@ -45,9 +56,9 @@ export class GatewayClock {
   }
 
   private async measure(): Promise<void> {
-    const sentAt = Date.now();
-    const epochSeconds = await this.ibApi.currentTime();
-    const receivedAt = Date.now();
+    const sentAt = this.clock.now();
+    const epochSeconds = await this.source.currentTime();
+    const receivedAt = this.clock.now();
     // The gateway answers in whole seconds: assume the middle of that second, at the round trip's middle.
     this.offsetMs = Math.round(epochSeconds * 1000 + 500 - (sentAt + receivedAt) / 2);
     this.syncedAt = receivedAt;

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { MetricsRegistry } from '../common/metrics';
 
 /** Who changed state: the gateway, the API session, the health verdict, the recovery ladder, the breaker. */
@@ -22,10 +23,14 @@ export class HealthEventLog {
   private readonly events: HealthEvent[] = [];
   private dropped = 0;
 
-  constructor(private readonly metrics: MetricsRegistry) {}
+  constructor(
+    private readonly metrics: MetricsRegistry,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
-  record(source: HealthEventSource, from: string, to: string, reason: string, at = new Date()): HealthEvent {
-    const event = { at, source, from, to, reason };
+  /** Records a transition at `at` (now on the service's clock unless given). */
+  record(source: HealthEventSource, from: string, to: string, reason: string, at?: Date): HealthEvent {
+    const event = { at: at ?? dateOf(this.clock), source, from, to, reason };
     this.events.push(event);
     if (this.events.length > HEALTH_EVENT_CAPACITY) {
       this.events.shift();

@@ -9,6 +9,7 @@ import { HealthEventLog } from './health-events';
 import { HealthStatusController } from './health-status.controller';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
+import { ProbeDataRepository } from './probe-data.repository';
 import { RecoveryLadder } from './recovery-ladder';
 import { CLIENT_STREAMS, StaleDataWatchdog } from './stale-data-watchdog';
 
@@ -19,6 +20,7 @@ import { CLIENT_STREAMS, StaleDataWatchdog } from './stale-data-watchdog';
   providers: [
     { provide: CLIENT_STREAMS, useExisting: MarketDataStreams },
     GatewayClock,
+    ProbeDataRepository,
     HealthEventLog,
     StaleDataWatchdog,
     RecoveryLadder,

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import type { z } from 'zod';
+import { CLOCK, dateOf, type Clock, type ClockTimer } from '../common/clock';
 import { APP_CONFIG } from '../config/config.tokens';
 import { MetricsRegistry } from '../common/metrics';
 import type { AppConfig } from '../config/config.schema';
@@ -25,11 +26,11 @@ import { StaleDataWatchdog, type DataAssessment } from './stale-data-watchdog';
 export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(HealthService.name);
   private readonly checkIntervalMs: number;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
   private stopped = false;
   private state: HealthState = 'starting';
   private reason = 'the service is starting';
-  private since = new Date();
+  private since: Date;
   private assessment: DataAssessment | undefined;
   private readonly subscriptions: Subscription[] = [];
 
@@ -41,7 +42,9 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly events: HealthEventLog,
     private readonly metrics: MetricsRegistry,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
+    this.since = dateOf(clock);
     // Twice a second: silence is noticed at most half a second after it passes the threshold (detection must
     // come within threshold + 1 s, and the check itself may wait for a clock reading), and checks stay cheap.
     this.checkIntervalMs = Math.max(100, Math.min(500, (config.watchdog.staleAfterSeconds * 1000) / 4));
@@ -67,15 +70,15 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     for (const subscription of this.subscriptions) subscription.unsubscribe();
   }
 
   status(): z.infer<typeof HealthStatus> {
-    const now = Date.now();
+    const now = this.clock.now();
     const assessment = this.assessment;
-    const ladder = this.ladder.status(now);
+    const ladder = this.ladder.status();
     const session = this.ibApi.status();
     const probe = this.watchdog.probeNow();
     const lastTickAt = probe.lastTickAt;
@@ -148,7 +151,7 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   private scheduleCheck(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.check()
         .catch((error: unknown) => this.logger.warn(`Health check failed: ${String(error)}`))
         .finally(() => this.scheduleCheck(this.checkIntervalMs));
@@ -161,7 +164,7 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     this.assessment = assessment;
     this.ladder.step(assessment);
     const lastTickAt = assessment.probe.lastTickAt;
-    if (lastTickAt !== undefined) this.metrics.probeTickAge.set((Date.now() - lastTickAt) / 1000);
+    if (lastTickAt !== undefined) this.metrics.probeTickAge.set((this.clock.now() - lastTickAt) / 1000);
     const { state, reason } = this.judge(assessment, this.ladder.status());
     if (state === this.state) {
       this.reason = reason;
@@ -170,7 +173,7 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     this.record('health', this.state, state, reason);
     this.state = state;
     this.reason = reason;
-    this.since = new Date();
+    this.since = dateOf(this.clock);
     for (const name of HEALTH_STATES) this.metrics.healthState.set({ state: name }, name === state ? 1 : 0);
   }
 
@@ -242,7 +245,7 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
       : `disconnected from ${target}`;
   }
 
-  private record(source: HealthEventSource, from: string, to: string, reason: string, at = new Date()): void {
+  private record(source: HealthEventSource, from: string, to: string, reason: string, at?: Date): void {
     this.events.record(source, from, to, reason, at);
   }
 }

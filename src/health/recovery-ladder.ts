@@ -1,14 +1,21 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import type { Subscription } from 'rxjs';
-import { APP_CONFIG } from '../config/config.tokens';
-import { DomainError } from '../common/domain-error';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type { Observable, Subscription } from 'rxjs';
+import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { MetricsRegistry } from '../common/metrics';
+import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
 import { ExponentialBackoff } from '../connection/exponential-backoff';
+import { IbCode } from '../connection/ib-errors';
 import { IbSession } from '../connection/ib-session.repository';
-import { GatewayService } from '../gateway/gateway.service';
-import { HealthEventLog } from './health-events';
-import { RestartCircuitBreaker } from './restart-circuit-breaker';
+import {
+  GatewayService,
+  type BreakerState,
+  type GatewayState,
+  type RestartAnswer,
+  type RestartBudgetStatus,
+  type RestartRefusal,
+} from '../gateway/gateway.service';
+import { HealthEventLog, type HealthEventSource } from './health-events';
 import { StaleDataWatchdog, type DataAssessment, type StaleScope } from './stale-data-watchdog';
 
 /** The rungs, cheapest first: each is tried only if the one before did not bring ticks back. */
@@ -17,8 +24,35 @@ export type LadderRung = (typeof LADDER_RUNGS)[number];
 /** idle: nothing to recover; halted: IB rejected the login, so no automatic restart until a human acts. */
 export type LadderState = 'idle' | LadderRung | 'halted';
 
-/** IB's "connectivity restored, data lost": the gateway dropped every market data line. */
-const CONNECTIVITY_RESTORED_DATA_LOST = 1101;
+/** The first rung: the watchdog re-requests the probe and every client stream; returns how many. */
+export interface LadderResubscriber {
+  resubscribe(): number;
+}
+
+/** The second rung, and IB's word that the data lines are gone (1101). */
+export interface LadderSession {
+  reconnect(): void;
+  readonly systemMessages: Observable<{ code: number; message: string }>;
+}
+
+/** The third rung: the gateway, which owns the one restart policy and answers a request with a verdict. */
+export interface LadderGateway {
+  readonly state: GatewayState;
+  readonly loginBlocked: boolean;
+  restartBudget(): RestartBudgetStatus;
+  automaticRestartRefusal(): RestartRefusal | undefined;
+  requestAutomaticRestart(reason: string): Promise<RestartAnswer>;
+}
+
+/** Where transitions go (HealthEventLog). */
+export interface LadderEvents {
+  record(source: HealthEventSource, from: string, to: string, reason: string, at?: Date): unknown;
+}
+
+export type LadderMetrics = Pick<
+  MetricsRegistry,
+  'recoveryActions' | 'circuitBreakerOpen' | 'gatewayRestartsLastHour'
+>;
 
 interface Episode {
   startedAt: number;
@@ -30,9 +64,9 @@ interface Episode {
   deadline: number;
   delayMs: number;
   actions: number;
-  /** The breaker (or the gateway's own restart budget) refused a restart in this episode. */
+  /** The gateway refused a restart in this episode (breaker open, backoff, or a race with a login block). */
   restartRefused: boolean;
-  /** A restart in flight: the ladder waits for it. */
+  /** A restart request in flight: the ladder waits for the gateway's answer. */
   restarting: Promise<void> | undefined;
 }
 
@@ -45,8 +79,9 @@ export interface LadderStatus {
   /** When the ladder climbs if no ticks come back (undefined when idle). */
   nextStepAt: Date | undefined;
   restartRefused: boolean;
+  /** The gateway's one restart budget, as the ladder sees it. */
   breaker: {
-    state: 'closed' | 'open';
+    state: BreakerState;
     restartsLastHour: number;
     cap: number;
     nextRestartAllowedAt: Date | undefined;
@@ -55,54 +90,51 @@ export interface LadderStatus {
 
 /**
  * Brings stale data back without a human: resubscribe -> reconnect the API session -> restart the gateway,
- * each only if the previous did not help, waiting longer after every action (watchdog.backoff*). Restarts
- * go through a circuit breaker (watchdog.maxRestartsPerHour per rolling hour) and never happen while IB
- * has rejected the login (each restart is a login; IB locks accounts that retry bad ones).
+ * each only if the previous did not help, giving every rung longer to show it helped (watchdog.backoff*,
+ * doubling per action of an episode). Restarts are the gateway's to grant: it owns the one restart budget
+ * (watchdog.maxRestartsPerHour per rolling hour, its breaker and backoff, crash restarts included) and never
+ * restarts while IB has rejected the login (each restart is a login; IB locks accounts that retry bad ones).
+ * While it refuses, the ladder keeps to the cheap rungs. Time comes from the Clock.
  */
 @Injectable()
-export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
+export class RecoveryLadder implements OnModuleDestroy {
   private readonly logger = new Logger(RecoveryLadder.name);
-  private readonly breaker: RestartCircuitBreaker;
-  private readonly backoff: ExponentialBackoff;
+  /** How long each rung gets to bring ticks back. */
+  private readonly patience: ExponentialBackoff;
   private state: LadderState = 'idle';
-  private since = new Date();
+  private since: Date;
   private reason = 'market data has not gone stale';
   private episode: Episode | undefined;
-  private breakerState: 'closed' | 'open' = 'closed';
+  private breakerState: BreakerState = 'closed';
   private lastAssessment: DataAssessment | undefined;
-  private messages: Subscription | undefined;
+  private readonly messages: Subscription;
 
   constructor(
-    private readonly watchdog: StaleDataWatchdog,
-    private readonly ibApi: IbSession,
-    private readonly gateway: GatewayService,
-    private readonly events: HealthEventLog,
-    private readonly metrics: MetricsRegistry,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(StaleDataWatchdog) private readonly watchdog: LadderResubscriber,
+    @Inject(IbSession) private readonly ibApi: LadderSession,
+    @Inject(GatewayService) private readonly gateway: LadderGateway,
+    @Inject(HealthEventLog) private readonly events: LadderEvents,
+    @Inject(MetricsRegistry) private readonly metrics: LadderMetrics,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'watchdog'>,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
-    const { backoffInitialSeconds, backoffMaxSeconds, maxRestartsPerHour } = config.watchdog;
-    this.backoff = new ExponentialBackoff(backoffInitialSeconds * 1000, backoffMaxSeconds * 1000);
-    this.breaker = new RestartCircuitBreaker(maxRestartsPerHour);
-  }
-
-  /**
-   * Subscriptions start here, not in the constructor: Nest copies a forwardRef-injected instance onto a
-   * placeholder, so `this` captured in the constructor would be a discarded copy.
-   */
-  onModuleInit(): void {
+    const { backoffInitialSeconds, backoffMaxSeconds } = config.watchdog;
+    this.patience = new ExponentialBackoff(backoffInitialSeconds * 1000, backoffMaxSeconds * 1000);
+    this.since = dateOf(clock);
     this.messages = this.ibApi.systemMessages.subscribe((message) => {
-      if (message.code === CONNECTIVITY_RESTORED_DATA_LOST) {
+      if (message.code === IbCode.CONNECTIVITY_RESTORED_DATA_LOST) {
         this.resubscribeNow(`IB reported ${message.code}: ${message.message}`);
       }
     });
   }
 
   onModuleDestroy(): void {
-    this.messages?.unsubscribe();
+    this.messages.unsubscribe();
   }
 
-  status(now = Date.now()): LadderStatus {
+  status(): LadderStatus {
     const episode = this.episode;
+    const budget = this.gateway.restartBudget();
     return {
       state: this.state,
       since: this.since,
@@ -111,13 +143,10 @@ export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
       nextStepAt: episode && !episode.restarting ? new Date(episode.deadline) : undefined,
       restartRefused: episode?.restartRefused ?? false,
       breaker: {
-        state: this.breaker.state(now),
-        restartsLastHour: Math.max(
-          this.breaker.restartsInLastHour(now),
-          this.gateway.status().automaticRestartsLastHour,
-        ),
-        cap: this.breaker.cap,
-        nextRestartAllowedAt: this.breaker.nextAllowedAt(now),
+        state: budget.breaker,
+        restartsLastHour: budget.restartsLastHour,
+        cap: budget.cap,
+        nextRestartAllowedAt: budget.nextAllowedAt,
       },
     };
   }
@@ -126,7 +155,7 @@ export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
   step(assessment: DataAssessment): void {
     this.lastAssessment = assessment;
     const now = assessment.at;
-    this.followBreaker(now);
+    this.followBreaker();
     if (this.gateway.loginBlocked) {
       this.halt();
       return;
@@ -167,7 +196,7 @@ export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
   /** Resubscribes at once (IB said the lines are gone), as the first rung of an episode. */
   private resubscribeNow(why: string): void {
     if (this.episode || this.state === 'halted' || this.lastAssessment?.market.open === false) return;
-    this.startEpisode('probe', Date.now());
+    this.startEpisode('probe', this.clock.now());
     this.act('resubscribe', why);
   }
 
@@ -196,7 +225,7 @@ export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
   }
 
   private startEpisode(scope: StaleScope, now: number): void {
-    this.backoff.reset();
+    this.patience.reset();
     this.episode = {
       startedAt: now,
       scope,
@@ -213,13 +242,17 @@ export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
   private act(rung: LadderRung, why: string): void {
     const episode = this.episode;
     if (!episode) return;
-    const now = Date.now();
-    if (rung === 'restart' && !this.mayRestart(episode, now, why)) {
-      // Keep to the cheap rungs until the breaker lets a restart through.
-      this.schedule(episode, 'reconnect', now);
-      this.ibApi.reconnect();
-      this.metrics.recoveryActions.inc({ rung: 'reconnect' });
-      return;
+    const now = this.clock.now();
+    if (rung === 'restart') {
+      const refusal = this.gateway.automaticRestartRefusal();
+      if (refusal) {
+        // Keep to the cheap rungs until the gateway grants a restart.
+        this.reportRefusal(episode, refusal, why);
+        this.schedule(episode, 'reconnect', now);
+        this.ibApi.reconnect();
+        this.metrics.recoveryActions.inc({ rung: 'reconnect' });
+        return;
+      }
     }
     this.schedule(episode, rung, now);
     this.metrics.recoveryActions.inc({ rung });
@@ -236,63 +269,84 @@ export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
       case 'restart':
         this.transition('restart', `${why}: restarting the gateway`);
         episode.restarting = this.gateway
-          .restart(`recovery ladder: ${why}`, { automatic: true })
-          .catch((error: unknown) => {
-            const message = error instanceof Error ? error.message : String(error);
-            // CONFLICT: the gateway's own guard (login blocked, hourly budget spent by crash restarts).
-            if (error instanceof DomainError && error.code === 'CONFLICT') episode.restartRefused = true;
-            this.logger.warn(`The ladder's gateway restart did not happen: ${message}`);
-            this.events.record(
-              'ladder',
-              'restart',
-              'restart',
-              `the gateway restart did not happen: ${message}`,
-            );
-          })
+          .requestAutomaticRestart(`recovery ladder: ${why}`)
+          .then(
+            (answer) => this.onRestartAnswer(episode, answer),
+            (error: unknown) =>
+              this.onRestartAnswer(episode, {
+                outcome: 'failed',
+                message: error instanceof Error ? error.message : String(error),
+              }),
+          )
           .finally(() => {
             episode.restarting = undefined;
-            episode.actedAt = Date.now();
+            episode.actedAt = this.clock.now();
             episode.deadline = episode.actedAt + episode.delayMs;
           });
         break;
     }
   }
 
+  /** The gateway's verdict on a restart the ladder asked for. */
+  private onRestartAnswer(episode: Episode, answer: RestartAnswer): void {
+    if (answer.outcome === 'restarted') return;
+    // Refused: the policy changed between the ladder's look and the gateway's turn (a login block, a crash
+    // restart spending the budget). Failed: the runtime could not restart the gateway.
+    if (answer.outcome === 'refused') episode.restartRefused = true;
+    this.logger.warn(`The ladder's gateway restart did not happen: ${answer.message}`);
+    this.events.record(
+      'ladder',
+      'restart',
+      'restart',
+      `the gateway restart did not happen: ${answer.message}`,
+    );
+  }
+
+  /** A refusal is reported once per episode: the ladder asks again on every cycle. */
+  private reportRefusal(episode: Episode, refusal: RestartRefusal, why: string): void {
+    if (refusal.reason === 'budget-spent') this.followBreaker();
+    if (episode.restartRefused) return;
+    episode.restartRefused = true;
+    let because: string;
+    switch (refusal.reason) {
+      case 'budget-spent': {
+        const next = refusal.nextAllowedAt;
+        because = `the circuit breaker is open (${refusal.restartsLastHour} of ${refusal.cap} restarts in the last hour); ${next ? `next restart allowed at ${next.toISOString()}` : 'automatic restarts are disabled (watchdog.maxRestartsPerHour = 0)'}`;
+        break;
+      }
+      case 'backing-off':
+        because = `the restart backoff holds it until ${refusal.nextAllowedAt.toISOString()}`;
+        break;
+      default:
+        because = `the gateway refused: ${refusal.message}`;
+    }
+    this.events.record(
+      'ladder',
+      episode.rung,
+      episode.rung,
+      `${why}: a gateway restart is needed but ${because}; re-requesting and reconnecting meanwhile`,
+    );
+  }
+
   private schedule(episode: Episode, rung: LadderRung, now: number): void {
     episode.rung = rung;
     episode.actions++;
     episode.actedAt = now;
-    episode.delayMs = this.backoff.fail();
+    episode.delayMs = this.patience.fail();
     episode.deadline = now + episode.delayMs;
   }
 
-  /** The breaker and the login block decide; a refusal is reported once per episode. */
-  private mayRestart(episode: Episode, now: number, why: string): boolean {
-    if (this.gateway.loginBlocked) return false;
-    if (this.breaker.tryRestart(now)) return true;
-    this.followBreaker(now);
-    if (!episode.restartRefused) {
-      episode.restartRefused = true;
-      const next = this.breaker.nextAllowedAt(now);
-      this.events.record(
-        'ladder',
-        episode.rung,
-        episode.rung,
-        `${why}: a gateway restart is needed but the circuit breaker is open (${this.breaker.restartsInLastHour(now)} of ${this.breaker.cap} restarts in the last hour); ${next ? `next restart allowed at ${next.toISOString()}` : 'automatic restarts are disabled (watchdog.maxRestartsPerHour = 0)'}; re-requesting and reconnecting meanwhile`,
-      );
-    }
-    return false;
-  }
-
-  private followBreaker(now: number): void {
-    const state = this.breaker.state(now);
+  /** Follows the gateway's breaker: metrics, and a 'breaker' event when it opens or closes. */
+  private followBreaker(): void {
+    const budget = this.gateway.restartBudget();
+    const state = budget.breaker;
     this.metrics.circuitBreakerOpen.set(state === 'open' ? 1 : 0);
-    this.metrics.gatewayRestartsLastHour.set(this.breaker.restartsInLastHour(now));
+    this.metrics.gatewayRestartsLastHour.set(budget.restartsLastHour);
     if (state === this.breakerState) return;
-    const next = this.breaker.nextAllowedAt(now);
+    const next = budget.nextAllowedAt;
     const reason =
       state === 'open'
-        ? `${this.breaker.restartsInLastHour(now)} gateway restarts in the last hour reached the cap of ${this.breaker.cap} (watchdog.maxRestartsPerHour); ${next ? `closes at ${next.toISOString()}` : 'restarts are disabled'}`
+        ? `${budget.restartsLastHour} gateway restarts in the last hour reached the cap of ${budget.cap} (watchdog.maxRestartsPerHour); ${next ? `closes at ${next.toISOString()}` : 'restarts are disabled'}`
         : 'restarts in the last hour fell below the cap';
     this.events.record('breaker', this.breakerState, state, reason);
     this.breakerState = state;
@@ -309,14 +363,14 @@ export class RecoveryLadder implements OnModuleInit, OnModuleDestroy {
 
   private finish(reason: string): void {
     this.episode = undefined;
-    this.backoff.reset();
+    this.patience.reset();
     this.transition('idle', reason);
   }
 
   private transition(to: LadderState, reason: string): void {
     const from = this.state;
     this.state = to;
-    this.since = new Date();
+    this.since = dateOf(this.clock);
     this.reason = reason;
     this.logger.log(`Recovery ladder ${from} -> ${to}: ${reason}`);
     this.events.record('ladder', from, to, reason, this.since);

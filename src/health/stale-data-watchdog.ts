@@ -1,12 +1,13 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import type { Contract, MarketDataUpdate } from '@stoqey/ib';
-import type { Subscription } from 'rxjs';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type { Observable, Subscription } from 'rxjs';
+import { CLOCK, type Clock } from '../common/clock';
 import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
 import { ExponentialBackoff } from '../connection/exponential-backoff';
-import { IbSession } from '../connection/ib-session.repository';
+import { IbSession, type SessionState } from '../connection/ib-session.repository';
 import { ContractsService } from '../contracts/contracts.service';
 import { GatewayClock } from './gateway-clock';
+import { ProbeDataRepository, type ProbeContract } from './probe-data.repository';
 import { TradingHours } from './trading-hours';
 
 /** A market data stream a client asked for, as the market data feature reports it. */
@@ -25,6 +26,30 @@ export interface ClientStreamSource {
 }
 
 export const CLIENT_STREAMS = Symbol('CLIENT_STREAMS');
+
+/** What the watchdog needs of the IB session: whether it is up. */
+export interface SessionView {
+  readonly state: SessionState;
+  readonly states: Observable<SessionState>;
+}
+
+/** The probe's market data, as the times its ticks arrived (ProbeDataRepository). */
+export interface ProbeData {
+  tickArrivals(contract: ProbeContract, what: string): Observable<number>;
+}
+
+/** A contract's hours, as IB's contract details give them. */
+export interface HoursSource {
+  timeZoneId?: string;
+  tradingHours?: string;
+  liquidHours?: string;
+}
+
+/** What the watchdog needs of contracts: the probe resolved, and the hours of the contracts it watches. */
+export interface ProbeContracts {
+  resolveContract(query: { symbol: string }): Promise<{ contract: ProbeContract; details: HoursSource }>;
+  contractDetails(query: { conId: number }): Promise<{ contract?: HoursSource }>;
+}
 
 export type DataVerdict =
   /** The API session is down (not for long enough to call the data stale). */
@@ -91,14 +116,15 @@ const CLOCK_MAX_AGE_MS = 60_000;
 /**
  * Knows when market data should flow and whether it does: a probe subscription (config.watchdog.probeSymbol,
  * an FX pair by default, trading around the clock on weekdays) plus the streams clients asked for. A market
- * that is closed per the contract's trading hours, judged on the gateway's clock, is not stale.
+ * that is closed per the contract's trading hours, judged on the gateway's clock, is not stale. Policy only:
+ * the probe's IB conversation is ProbeDataRepository's, time is the Clock's.
  */
 @Injectable()
-export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
+export class StaleDataWatchdog implements OnModuleDestroy {
   private readonly logger = new Logger(StaleDataWatchdog.name);
   private readonly staleAfterMs: number;
   private readonly probeSymbol: string;
-  private probeContract: (Contract & { conId: number }) | undefined;
+  private probeContract: ProbeContract | undefined;
   private probeSubscription: Subscription | undefined;
   private probeLastTickAt: number | undefined;
   private probeError: string | undefined;
@@ -109,34 +135,31 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
   private readonly hoursPending = new Map<number, Promise<void>>();
   private readonly streamFirstSeen = new Map<string, number>();
   /** When ticks started to be expected: session up, probe (re)subscribed, market opened. */
-  private armedAt = Date.now();
-  private sessionDownSince: number | undefined = Date.now();
+  private armedAt: number;
+  private sessionDownSince: number | undefined;
   private wasOpen: boolean | undefined;
-  private stateSubscription: Subscription | undefined;
+  private readonly stateSubscription: Subscription;
 
   constructor(
-    private readonly ibApi: IbSession,
-    private readonly clock: GatewayClock,
-    private readonly contracts: ContractsService,
+    @Inject(IbSession) private readonly ibApi: SessionView,
+    @Inject(ProbeDataRepository) private readonly probeData: ProbeData,
+    private readonly gatewayClock: GatewayClock,
+    @Inject(ContractsService) private readonly contracts: ProbeContracts,
     @Inject(CLIENT_STREAMS) private readonly clientStreams: ClientStreamSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'watchdog'>,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.staleAfterMs = config.watchdog.staleAfterSeconds * 1000;
     this.probeSymbol = config.watchdog.probeSymbol;
-  }
-
-  /**
-   * Subscriptions start here, not in the constructor: Nest copies a forwardRef-injected instance onto a
-   * placeholder, so `this` captured in the constructor would be a discarded copy.
-   */
-  onModuleInit(): void {
+    this.armedAt = clock.now();
+    this.sessionDownSince = clock.now();
     this.stateSubscription = this.ibApi.states.subscribe((state) => {
       if (state === 'connected') {
-        this.armedAt = Date.now();
+        this.armedAt = this.clock.now();
         this.sessionDownSince = undefined;
-        this.clock.sync().catch(() => undefined);
+        this.gatewayClock.sync().catch(() => undefined);
       } else {
-        this.sessionDownSince ??= Date.now();
+        this.sessionDownSince ??= this.clock.now();
       }
     });
   }
@@ -157,7 +180,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    this.stateSubscription?.unsubscribe();
+    this.stateSubscription.unsubscribe();
     this.probeSubscription?.unsubscribe();
     this.probeSubscription = undefined;
   }
@@ -170,14 +193,14 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
   async assess(): Promise<DataAssessment> {
     const connected = this.ibApi.state === 'connected';
     if (connected) this.maintain();
-    let assessment = this.evaluate(Date.now(), connected);
+    let assessment = this.evaluate(this.clock.now(), connected);
     // Confirm with a clock reading taken during the silence: the gateway's clock may have moved on (a real
     // gateway's market just closed, or the simulator's clock was set to a weekend).
     const silenceMs = assessment.staleScope === 'probe' ? assessment.quietForMs : this.staleAfterMs;
-    if (assessment.verdict === 'stale' && connected && this.clock.ageMs >= silenceMs) {
-      await this.clock.sync().catch(() => undefined);
+    if (assessment.verdict === 'stale' && connected && this.gatewayClock.ageMs >= silenceMs) {
+      await this.gatewayClock.sync().catch(() => undefined);
       if (this.probeContract) await this.refreshHours(this.probeContract.conId);
-      assessment = this.evaluate(Date.now(), this.ibApi.state === 'connected');
+      assessment = this.evaluate(this.clock.now(), this.ibApi.state === 'connected');
     }
     return assessment;
   }
@@ -199,13 +222,13 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
   // ---- Upkeep ----
 
   private maintain(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     if (!this.probeSubscription && !this.probeStarting && now >= this.probeRetryAt) {
       this.probeStarting = this.startProbe().finally(() => {
         this.probeStarting = undefined;
       });
     }
-    if (this.clock.ageMs > CLOCK_MAX_AGE_MS) this.clock.sync().catch(() => undefined);
+    if (this.gatewayClock.ageMs > CLOCK_MAX_AGE_MS) this.gatewayClock.sync().catch(() => undefined);
     const conIds = new Set<number>();
     if (this.probeContract) conIds.add(this.probeContract.conId);
     for (const stream of this.clientStreams.streams())
@@ -218,7 +241,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
       const { contract, details } = await this.contracts.resolveContract({ symbol: this.probeSymbol });
       this.probeContract = contract;
       if (details.timeZoneId && details.tradingHours && !this.hours.has(contract.conId)) {
-        this.hours.set(contract.conId, { hours: parseHours(details), fetchedAt: Date.now() });
+        this.hours.set(contract.conId, { hours: parseHours(details), fetchedAt: this.clock.now() });
       }
       if (this.ibApi.state === 'connected') this.openProbe(contract);
     } catch (error) {
@@ -226,13 +249,12 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private openProbe(contract: Contract & { conId: number }): void {
-    this.armedAt = Date.now();
-    const ib = this.ibApi.ibClient(`the watchdog probe ${this.probeSymbol}`);
-    this.probeSubscription = ib.getMarketData(contract, '', false, false).subscribe({
-      next: (update) => {
-        const tickAt = latestIngress(update);
-        if (tickAt !== undefined && tickAt > (this.probeLastTickAt ?? 0)) this.probeLastTickAt = tickAt;
+  private openProbe(contract: ProbeContract): void {
+    this.armedAt = this.clock.now();
+    const ticks = this.probeData.tickArrivals(contract, `the watchdog probe ${this.probeSymbol}`);
+    const subscription = ticks.subscribe({
+      next: (tickAt) => {
+        if (tickAt > (this.probeLastTickAt ?? 0)) this.probeLastTickAt = tickAt;
         this.probeError = undefined;
         this.probeBackoff.reset();
       },
@@ -241,6 +263,8 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
         this.probeFailed(`IB ended the probe subscription to ${this.probeSymbol}: ${describe(error)}`);
       },
     });
+    // A refusal during subscribe already ended it (and scheduled the retry).
+    this.probeSubscription = subscription.closed ? undefined : subscription;
   }
 
   private closeProbe(): void {
@@ -251,7 +275,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
   private probeFailed(message: string): void {
     this.probeError = message;
     const retryInMs = this.probeBackoff.fail();
-    this.probeRetryAt = Date.now() + retryInMs;
+    this.probeRetryAt = this.clock.now() + retryInMs;
     this.logger.warn(`${message}; retrying in ${retryInMs / 1000} s`);
   }
 
@@ -260,8 +284,8 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
     const entry = this.hours.get(conId);
     const fresh =
       entry !== undefined &&
-      Date.now() - entry.fetchedAt < HOURS_MAX_AGE_MS &&
-      (entry.hours === undefined || entry.hours.covers(this.clock.now()));
+      this.clock.now() - entry.fetchedAt < HOURS_MAX_AGE_MS &&
+      (entry.hours === undefined || entry.hours.covers(this.gatewayClock.now()));
     if (fresh) return;
     let pending = this.hoursPending.get(conId);
     if (!pending) {
@@ -276,7 +300,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
       const result = await this.contracts.contractDetails({ conId });
       const contract = result.contract;
       if (!contract) return;
-      this.hours.set(conId, { hours: parseHours(contract), fetchedAt: Date.now() });
+      this.hours.set(conId, { hours: parseHours(contract), fetchedAt: this.clock.now() });
     } catch (error) {
       this.logger.debug(`Trading hours of conId ${conId} not available: ${describe(error)}`);
     }
@@ -285,7 +309,7 @@ export class StaleDataWatchdog implements OnModuleInit, OnModuleDestroy {
   // ---- The verdict ----
 
   private evaluate(now: number, connected: boolean): DataAssessment {
-    const gatewayTime = this.clock.toGatewayTime(now);
+    const gatewayTime = this.gatewayClock.toGatewayTime(now);
     const probeConId = this.probeContract?.conId;
     const entry = probeConId === undefined ? undefined : this.hours.get(probeConId);
     const open = marketOpen(entry, gatewayTime);
@@ -392,25 +416,11 @@ function nextOpenOf(entry: HoursEntry | undefined, gatewayTime: number): Date | 
 }
 
 /** Liquid hours when IB lists them (a quiet pre-market is no fault), else trading hours. */
-function parseHours(details: {
-  timeZoneId?: string;
-  tradingHours?: string;
-  liquidHours?: string;
-}): TradingHours | undefined {
+function parseHours(details: HoursSource): TradingHours | undefined {
   const zone = details.timeZoneId;
   const hours = details.liquidHours || details.tradingHours;
   if (!zone || !hours) return undefined;
   return TradingHours.parse(hours, zone);
-}
-
-/** When the newest value in an update arrived: a replayed old value does not count as a tick. */
-function latestIngress(update: MarketDataUpdate): number | undefined {
-  const values = update.changed ?? update.added ?? update.all;
-  let latest: number | undefined;
-  for (const tick of values.values()) {
-    if (latest === undefined || tick.ingressTm > latest) latest = tick.ingressTm;
-  }
-  return latest;
 }
 
 function seconds(ms: number): string {

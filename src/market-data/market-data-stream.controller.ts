@@ -1,11 +1,11 @@
 import { Controller, Get, Req, Res } from '@nestjs/common';
 import { ApiExtension, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Contract } from '@stoqey/ib';
 import type { Request, Response } from 'express';
 import { auditTime, catchError, map, merge, of } from 'rxjs';
 import { DomainError } from '../common/domain-error';
 import { Input } from '../common/operation.decorator';
 import { toOpenApiSchema } from '../common/zod-json-schema';
+import type { IbContract } from '../contracts/contracts.service';
 import { MAX_STREAM_SYMBOLS, Quote, StreamQuotesInput } from './market-data.schemas';
 import { MarketDataService } from './market-data.service';
 
@@ -109,10 +109,10 @@ export class MarketDataStreamController {
   }
 }
 
-function streamError(contract: Contract, error: unknown): Record<string, unknown> {
+function streamError(contract: IbContract, error: unknown): Record<string, unknown> {
   return {
     symbol: contract.symbol ?? '',
-    conId: contract.conId ?? 0,
+    conId: contract.conId,
     code: error instanceof DomainError ? error.code : 'INTERNAL',
     message:
       error instanceof DomainError ? error.message : 'The stream failed; the service log has the details',

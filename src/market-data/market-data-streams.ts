@@ -1,6 +1,7 @@
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import type { Contract } from '@stoqey/ib';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { firstValueFrom, of, ReplaySubject, timeout, type Observable, type Subscription } from 'rxjs';
+import { CLOCK, dateOf, type Clock, type ClockTimer } from '../common/clock';
+import type { IbContract } from '../contracts/contracts.service';
 import { MarketDataRepository, type TickUpdate } from './market-data.repository';
 import type { MarketDataTypeName, Quote } from './market-data.schemas';
 import { quoteFromTicks } from './quote-ticks';
@@ -30,7 +31,7 @@ export interface StreamLease {
 
 interface LiveStream {
   key: string;
-  contract: Contract;
+  contract: IbContract;
   type: MarketDataTypeName;
   symbol: string;
   holders: number;
@@ -42,7 +43,7 @@ interface LiveStream {
   session: object | undefined;
   /** Failed re-requests in a row (reset by data). */
   retries: number;
-  retryTimer: NodeJS.Timeout | undefined;
+  retryTimer: ClockTimer | undefined;
 }
 
 /** Re-requests of a stream that had data, before it is given up: after 1, 2, 4, 8 and 16 s. */
@@ -59,7 +60,10 @@ export class MarketDataStreams implements OnModuleDestroy {
   private readonly live = new Map<string, LiveStream>();
   private readonly reconnections: Subscription;
 
-  constructor(private readonly repository: MarketDataRepository) {
+  constructor(
+    private readonly repository: MarketDataRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
     this.reconnections = repository.reconnected.subscribe(() => this.reconnect());
   }
 
@@ -74,7 +78,7 @@ export class MarketDataStreams implements OnModuleDestroy {
     return [...this.live.values()].map((stream) => ({
       key: stream.key,
       symbol: stream.symbol,
-      ...(stream.contract.conId === undefined ? {} : { conId: stream.contract.conId }),
+      conId: stream.contract.conId,
       lastTickAt: stream.lastTickAt,
       marketDataType: stream.type,
       holders: stream.holders,
@@ -88,7 +92,7 @@ export class MarketDataStreams implements OnModuleDestroy {
   }
 
   /** Streams `contract` (a qualified contract: conId and exchange) for one more holder. */
-  open(contract: Contract, type: MarketDataTypeName): StreamLease {
+  open(contract: IbContract, type: MarketDataTypeName): StreamLease {
     const key = streamKey(contract, type);
     let stream = this.live.get(key);
     if (!stream) {
@@ -96,7 +100,7 @@ export class MarketDataStreams implements OnModuleDestroy {
         key,
         contract,
         type,
-        symbol: contract.symbol ?? String(contract.conId ?? ''),
+        symbol: contract.symbol ?? String(contract.conId),
         holders: 0,
         quotes: new ReplaySubject<Quote>(1),
         latest: undefined,
@@ -154,7 +158,7 @@ export class MarketDataStreams implements OnModuleDestroy {
 
   /** (Re-)requests the stream from IB, dropping the previous request. */
   private request(stream: LiveStream): void {
-    clearTimeout(stream.retryTimer);
+    this.clock.clearTimeout(stream.retryTimer);
     stream.retryTimer = undefined;
     stream.upstream?.unsubscribe();
     stream.upstream = undefined;
@@ -170,9 +174,9 @@ export class MarketDataStreams implements OnModuleDestroy {
   }
 
   private receive(stream: LiveStream, update: TickUpdate): void {
-    stream.lastTickAt = new Date();
+    stream.lastTickAt = dateOf(this.clock);
     stream.retries = 0;
-    stream.latest = quoteFromTicks(update.ticks, update.reportedType, stream.contract, 'stream');
+    stream.latest = quoteFromTicks(update, stream.contract, 'stream', this.clock);
     stream.quotes.next(stream.latest);
   }
 
@@ -192,12 +196,12 @@ export class MarketDataStreams implements OnModuleDestroy {
     this.logger.warn(
       `Market data stream ${stream.key} (${stream.symbol}) failed: ${error instanceof Error ? error.message : String(error)}; re-requesting in ${delayMs / 1000} s`,
     );
-    stream.retryTimer = setTimeout(() => this.request(stream), delayMs);
+    stream.retryTimer = this.clock.setTimeout(() => this.request(stream), delayMs);
   }
 
   /** Ends the stream for its holders: completed, or failed with `error`. */
   private close(stream: LiveStream, error?: unknown): void {
-    clearTimeout(stream.retryTimer);
+    this.clock.clearTimeout(stream.retryTimer);
     stream.retryTimer = undefined;
     stream.upstream?.unsubscribe();
     stream.upstream = undefined;
@@ -206,9 +210,6 @@ export class MarketDataStreams implements OnModuleDestroy {
   }
 }
 
-function streamKey(contract: Contract, type: MarketDataTypeName): string {
-  const identity =
-    contract.conId ??
-    [contract.symbol, contract.secType, contract.exchange, contract.currency].map(String).join('/');
-  return `${String(identity)}:${type}`;
+function streamKey(contract: IbContract, type: MarketDataTypeName): string {
+  return `${contract.conId}:${type}`;
 }

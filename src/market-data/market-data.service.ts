@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
-import { SecType, type Bar as IbBar, type BarSizeSetting, type Contract } from '@stoqey/ib';
+import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
+import { CLOCK, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import {
   HistoricalDataPacer,
@@ -9,7 +9,7 @@ import {
   SingleFlight,
 } from '../common/pacing';
 import type { ContractQuery } from '../contracts/contracts.schemas';
-import { ContractsService } from '../contracts/contracts.service';
+import { ContractsService, type IbContract } from '../contracts/contracts.service';
 import { MarketDataStreams, type StreamLease } from './market-data-streams';
 import { MarketDataRepository } from './market-data.repository';
 import {
@@ -21,7 +21,7 @@ import {
   type Quote,
   type StreamQuotesInput,
 } from './market-data.schemas';
-import { hasQuoteValues, quoteFromTicks } from './quote-ticks';
+import { quoteFromTicks } from './quote-ticks';
 
 /**
  * Messages per second this module sends for quotes and new streams. @stoqey/ib caps the whole session at
@@ -36,7 +36,7 @@ const FIRST_QUOTE_WAIT_MS = 5_000;
 
 /** The streams of one SSE client, and the contracts they are for. */
 export interface QuoteFeed {
-  streams: { contract: Contract; lease: StreamLease }[];
+  streams: { contract: IbContract; lease: StreamLease }[];
   /** Gives every stream back; safe to call more than once. */
   close(): void;
 }
@@ -55,18 +55,23 @@ export class MarketDataService {
     max: 500,
     ttl: IB_HISTORICAL_DATA_LIMITS.identicalWindowMs,
   });
-  private readonly historicalPacer = new HistoricalDataPacer(MAX_PACING_WAIT_MS);
-  private readonly messageGate = new RequestRateGate(
-    'market data',
-    MARKET_DATA_MESSAGES_PER_SECOND,
-    MAX_PACING_WAIT_MS,
-  );
+  private readonly historicalPacer: HistoricalDataPacer;
+  private readonly messageGate: RequestRateGate;
 
   constructor(
     private readonly contracts: ContractsService,
     private readonly repository: MarketDataRepository,
     private readonly streams: MarketDataStreams,
-  ) {}
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
+    this.historicalPacer = new HistoricalDataPacer(MAX_PACING_WAIT_MS, clock);
+    this.messageGate = new RequestRateGate(
+      'market data',
+      MARKET_DATA_MESSAGES_PER_SECOND,
+      MAX_PACING_WAIT_MS,
+      clock,
+    );
+  }
 
   /**
    * The quote of a contract this service streams and has already resolved, at once (no IB request, no
@@ -87,24 +92,25 @@ export class MarketDataService {
       await this.messageGate.take(messagesFor(marketDataType));
       const subject = subjectOf(contract);
       const update = await this.repository.snapshot(contract, marketDataType, subject);
-      if (!update || !hasQuoteValues(update.ticks)) {
+      if (!update?.hasQuoteValues) {
         throw new DomainError(
           'IB_TIMEOUT',
           `IB ended the quote for ${subject} without any values: no market data arrived from its data farm`,
         );
       }
-      return quoteFromTicks(update.ticks, update.reportedType, contract, 'snapshot');
+      return quoteFromTicks(update, contract, 'snapshot', this.clock);
     });
   }
 
   async getHistoricalBars(input: GetHistoricalBarsInput): Promise<HistoricalBars> {
     const { duration, barSize, whatToShow, regularHoursOnly, end, ...query } = input;
     const { contract } = await this.contracts.resolveContract(query);
-    const endDateTime = end === undefined ? '' : ibUtcDateTime(end);
+    // Two requests are identical to IB when they end in the same second.
+    const endSecond = end === undefined ? '' : Math.floor(Date.parse(end) / 1000);
     const identity = [
       contract.conId,
       contract.exchange,
-      endDateTime,
+      endSecond,
       duration,
       barSize,
       whatToShow,
@@ -121,13 +127,7 @@ export class MarketDataService {
       const subject = subjectOf(contract);
       const bars = await this.repository.historicalBars(
         contract,
-        {
-          endDateTime,
-          duration,
-          barSize: barSize as BarSizeSetting,
-          whatToShow,
-          regularHoursOnly,
-        },
+        { end, duration, barSize, whatToShow, regularHoursOnly },
         subject,
       );
       const result: HistoricalBars = {
@@ -137,7 +137,7 @@ export class MarketDataService {
         barSize,
         whatToShow,
         regularHoursOnly,
-        bars: bars.flatMap(toBar),
+        bars,
       };
       this.recentBars.set(identity, result);
       return result;
@@ -184,51 +184,11 @@ function messagesFor(type: MarketDataTypeName): number {
 }
 
 /** How messages name a contract: "AAPL", "EUR.USD", or an option's local symbol. */
-export function subjectOf(contract: Contract): string {
-  if (contract.secType === SecType.CASH) {
+export function subjectOf(contract: IbContract): string {
+  const secType = String(contract.secType ?? '');
+  if (secType === 'CASH') {
     return contract.localSymbol ?? `${contract.symbol ?? ''}.${contract.currency ?? ''}`;
   }
-  const derivative = [SecType.OPT, SecType.FUT, SecType.FOP].includes(contract.secType as SecType);
-  return (
-    (derivative ? contract.localSymbol : undefined) ?? contract.symbol ?? `conId ${contract.conId ?? ''}`
-  );
-}
-
-/** IB's UTC form of an end time: "yyyyMMdd-HH:mm:ss". */
-function ibUtcDateTime(iso: string): string {
-  const text = new Date(iso).toISOString();
-  return `${text.slice(0, 4)}${text.slice(5, 7)}${text.slice(8, 10)}-${text.slice(11, 19)}`;
-}
-
-/** IB's bar: epoch seconds (intraday) or yyyyMMdd (daily and longer); -1 values are already dropped. */
-function toBar(bar: IbBar): HistoricalBars['bars'] {
-  const { time, open, high, low, close } = bar;
-  if (
-    time === undefined ||
-    open === undefined ||
-    high === undefined ||
-    low === undefined ||
-    close === undefined
-  ) {
-    return [];
-  }
-  return [
-    {
-      time: barTime(time),
-      open,
-      high,
-      low,
-      close,
-      volume: bar.volume ?? null,
-      wap: bar.WAP ?? null,
-      count: bar.count ?? null,
-    },
-  ];
-}
-
-function barTime(time: string): string {
-  const trimmed = time.trim();
-  if (/^\d{8}$/.test(trimmed)) return `${trimmed.slice(0, 4)}-${trimmed.slice(4, 6)}-${trimmed.slice(6, 8)}`;
-  if (/^\d{9,}$/.test(trimmed)) return new Date(Number(trimmed) * 1000).toISOString();
-  return trimmed;
+  const derivative = secType === 'OPT' || secType === 'FUT' || secType === 'FOP';
+  return (derivative ? contract.localSymbol : undefined) ?? contract.symbol ?? `conId ${contract.conId}`;
 }

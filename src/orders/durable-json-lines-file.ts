@@ -24,7 +24,7 @@ export class DurableJsonLinesFile {
     const directory = dirname(this.path);
     await mkdir(directory, { recursive: true });
     const isNew = !existsSync(this.path);
-    this.handle = await open(this.path, 'a');
+    this.handle = await open(this.path, 'a+');
     if (isNew) {
       // A new file's directory entry must be durable too, or a crash can lose the whole file.
       await this.handle.sync();
@@ -34,6 +34,8 @@ export class DurableJsonLinesFile {
       } finally {
         await directoryHandle.close();
       }
+    } else {
+      await this.endTornLine(this.handle);
     }
   }
 
@@ -65,6 +67,20 @@ export class DurableJsonLinesFile {
     const handle = this.handle;
     this.handle = undefined;
     await handle?.close();
+  }
+
+  /**
+   * A crash mid-write leaves a last line without its newline: end it, or the next line would be glued to it
+   * and lost with it when the file is read.
+   */
+  private async endTornLine(handle: FileHandle): Promise<void> {
+    const { size } = await handle.stat();
+    if (size === 0) return;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    if (last[0] === 0x0a) return;
+    await handle.write('\n');
+    await handle.sync();
   }
 
   private kick(): void {

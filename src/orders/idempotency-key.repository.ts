@@ -1,7 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.tokens';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { CLOCK, dateOf, type Clock } from '../common/clock';
+import { DomainError } from '../common/domain-error';
+import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
 import { DurableJsonLinesFile } from './durable-json-lines-file';
 
@@ -52,7 +54,10 @@ export class IdempotencyKeyRepository implements OnModuleInit, OnModuleDestroy {
   private readonly keys = new Map<string, IdempotencyRecord>();
   private readonly keyByOrderId = new Map<number, string>();
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
     this.file = new DurableJsonLinesFile(join(config.dataDir, IDEMPOTENCY_KEYS_FILE));
   }
 
@@ -76,13 +81,27 @@ export class IdempotencyKeyRepository implements OnModuleInit, OnModuleDestroy {
     return this.keys.get(key);
   }
 
+  /**
+   * The orders a key placed, when a request with the same parameters (`fingerprint`) used it before;
+   * CONFLICT when it came with other parameters: a new order needs a new key.
+   */
+  recall(key: string, fingerprint: string): IdempotencyRecord | undefined {
+    const record = this.keys.get(key);
+    if (record === undefined || record.fingerprint === fingerprint) return record;
+    throw new DomainError(
+      'CONFLICT',
+      `Idempotency key ${key} was already used for a different order (order id ${record.orderIds.join(', ')}); use a new key for a new order`,
+      { orderIds: record.orderIds },
+    );
+  }
+
   keyOf(orderId: number): string | undefined {
     return this.keyByOrderId.get(orderId);
   }
 
   /** Binds the key to the order ids, durably, before the orders are sent. */
   async reserve(key: string, fingerprint: string, orderIds: number[]): Promise<IdempotencyRecord> {
-    const record: IdempotencyRecord = { key, fingerprint, orderIds, at: new Date().toISOString() };
+    const record: IdempotencyRecord = { key, fingerprint, orderIds, at: dateOf(this.clock).toISOString() };
     await this.file.append(record);
     this.remember(record);
     return record;
@@ -90,7 +109,7 @@ export class IdempotencyKeyRepository implements OnModuleInit, OnModuleDestroy {
 
   /** Unbinds a key whose order never came to exist at the broker. */
   async release(key: string): Promise<void> {
-    const line: ReleasedLine = { key, released: true, at: new Date().toISOString() };
+    const line: ReleasedLine = { key, released: true, at: dateOf(this.clock).toISOString() };
     await this.file.append(line);
     this.forget(key);
   }

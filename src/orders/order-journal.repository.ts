@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.tokens';
 import { join } from 'node:path';
+import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
+import { REDACTOR, type Redactor } from '../common/redactor';
 import type { AppConfig } from '../config/config.schema';
 import { DurableJsonLinesFile } from './durable-json-lines-file';
 
@@ -33,29 +35,21 @@ export interface JournalQuery {
   orderId?: number | undefined;
 }
 
-/** Secrets of the config; a journal line holding one is redacted before it reaches the disk. */
-function configSecrets(config: AppConfig): string[] {
-  return [
-    config.ib.password,
-    config.ib.username,
-    config.gateway.vncPassword,
-    config.security.apiToken,
-    config.security.readOnlyToken,
-  ].filter((secret): secret is string => secret !== undefined && secret.length >= 4);
-}
-
 /** The durable audit journal of every order request and broker response (config.dataDir/order-journal.jsonl). */
 @Injectable()
 export class OrderJournalRepository implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(OrderJournalRepository.name);
   private readonly file: DurableJsonLinesFile;
-  private readonly secrets: string[];
   /** Appends started by broker events; the API awaits them (settled) before it answers. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    /** A journal line holding a secret of the config is redacted before it reaches the disk. */
+    @Inject(REDACTOR) private readonly redactor: Redactor,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
     this.file = new DurableJsonLinesFile(join(config.dataDir, ORDER_JOURNAL_FILE));
-    this.secrets = configSecrets(config);
   }
 
   async onModuleInit(): Promise<void> {
@@ -70,7 +64,9 @@ export class OrderJournalRepository implements OnModuleInit, OnModuleDestroy {
   /** Appends durably; the order flow awaits this before it sends anything to the broker. */
   async append(entry: Omit<JournalEntry, 'at'>): Promise<void> {
     try {
-      await this.file.append(this.redact({ at: new Date().toISOString(), ...entry } as JournalEntry));
+      await this.file.append(
+        this.redactor.redactDeep({ at: dateOf(this.clock).toISOString(), ...entry } as JournalEntry),
+      );
     } catch (error) {
       this.logger.error({ err: error }, 'Could not write the order journal');
       throw new DomainError(
@@ -123,14 +119,6 @@ export class OrderJournalRepository implements OnModuleInit, OnModuleDestroy {
       if (matches.length > query.limit) matches.shift();
     }
     return { entries: matches, total };
-  }
-
-  private redact(entry: JournalEntry): JournalEntry {
-    if (this.secrets.length === 0) return entry;
-    let text = JSON.stringify(entry);
-    if (!this.secrets.some((secret) => text.includes(secret))) return entry;
-    for (const secret of this.secrets) text = text.split(secret).join('[REDACTED]');
-    return JSON.parse(text) as JournalEntry;
   }
 }
 

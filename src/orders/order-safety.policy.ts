@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
-import { IbSession } from '../connection/ib-session.repository';
+import { OrdersRepository } from './orders.repository';
 
 /** What the limits need to know about one order. */
 export interface OrderExposure {
@@ -13,6 +13,17 @@ export interface OrderExposure {
   multiplier: number;
   currency: string;
 }
+
+/** What the checks after read-only mode need: the account the order goes to, and what it is worth. */
+export interface SafetySubject {
+  /** The account named by the order; undefined checks every managed account. */
+  account?: string | undefined;
+  /** Absent for requests that add no exposure (cancels). */
+  exposure?: OrderExposure | undefined;
+}
+
+/** The first refusal of the checks, or the prepared subject when none refuses. */
+export type Screening<T> = { refusal: string; subject?: T } | { refusal?: undefined; subject: T };
 
 /** IB paper accounts start with D (DU1234567); individual live accounts with U, advisors with F/I. */
 export function isPaperAccount(account: string): boolean {
@@ -27,8 +38,22 @@ export function isPaperAccount(account: string): boolean {
 export class OrderSafetyPolicy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly ibApi: IbSession,
+    private readonly broker: OrdersRepository,
   ) {}
+
+  /**
+   * Every check, in order: read-only mode, then `prepare` (which resolves what the request is about and may
+   * throw its own errors; it does not run in read-only mode), then the live account, then the limits.
+   */
+  async screen<T extends SafetySubject>(prepare: () => T | Promise<T>): Promise<Screening<T>> {
+    const readOnly = this.readOnlyRefusal();
+    if (readOnly !== undefined) return { refusal: readOnly };
+    const subject = await prepare();
+    const refusal =
+      (await this.liveAccountRefusal(subject.account)) ??
+      (subject.exposure === undefined ? undefined : await this.limitRefusal(subject.exposure));
+    return refusal === undefined ? { subject } : { refusal, subject };
+  }
 
   /** Read-only mode refuses everything that would change an order at the broker. */
   readOnlyRefusal(): string | undefined {
@@ -43,7 +68,7 @@ export class OrderSafetyPolicy {
     if (this.config.ib.tradingMode === 'live') {
       return `the gateway is logged into a live account (ib.tradingMode live) and ${advice}`;
     }
-    const managed = await this.ibApi.ibRequest('managed accounts', async (ib) => ib.getManagedAccounts());
+    const managed = await this.broker.managedAccounts();
     const concerned = account === undefined ? managed : [account];
     const live = concerned.filter((name) => name !== '' && !isPaperAccount(name));
     if (live.length === 0) return undefined;

@@ -6,12 +6,14 @@ import { OrderJournalRepository } from './order-journal.repository';
 import { OrderSafetyPolicy } from './order-safety.policy';
 import { OrderTracker } from './order-tracker';
 import { OrdersController } from './orders.controller';
+import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
 
 @Module({
   imports: [ConnectionModule, ContractsModule],
   controllers: [OrdersController],
   providers: [
+    OrdersRepository,
     OrderJournalRepository,
     IdempotencyKeyRepository,
     OrderSafetyPolicy,

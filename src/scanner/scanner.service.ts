@@ -1,11 +1,10 @@
-import { Injectable } from '@nestjs/common';
-import { ScanCode, type ScannerSubscription, type TagValue } from '@stoqey/ib';
+import { Inject, Injectable } from '@nestjs/common';
 import { Semaphore } from 'async-mutex';
-import { firstValueFrom } from 'rxjs';
 import type { z } from 'zod';
+import { CLOCK, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
-import { IbSession } from '../connection/ib-session.repository';
 import { parseScannerParameters } from './scanner-parameters.parser';
+import { ScannerRepository } from './scanner.repository';
 import type {
   RunScannerInput,
   ScannerParameters,
@@ -19,9 +18,6 @@ type Parameters = z.infer<typeof ScannerParameters>;
 const MAX_CONCURRENT_SCANS = 5;
 /** The parameters document changes rarely and is large (megabytes at IB): fetch it once an hour. */
 const PARAMETERS_TTL_MS = 60 * 60 * 1000;
-/** IB's "Historical Market Data Service error", which is also how it rejects a scan. */
-const HMDS_ERROR = 162;
-const HMDS_PREFIX = /^.*Historical Market Data Service error message:\s*/;
 /** How many valid choices an "unknown code" message names. */
 const CHOICES_IN_MESSAGE = 12;
 
@@ -31,7 +27,10 @@ export class ScannerService {
   private parameters: { expires: number; value: Promise<Parameters> } | undefined;
   private readonly scans = new Semaphore(MAX_CONCURRENT_SCANS);
 
-  constructor(private readonly ib: IbSession) {}
+  constructor(
+    private readonly repository: ScannerRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   async scannerParameters(input: z.infer<typeof ScannerParametersInput>): Promise<Parameters> {
     const all = await this.allParameters();
@@ -74,63 +73,19 @@ export class ScannerService {
     const location = input.location.toUpperCase();
     const scanCode = input.scanCode.toUpperCase();
     await this.checkAgainstParameters(scanCode, instrument, location, Object.keys(input.filters));
-    // IB's scan codes, instruments and locations are open-ended text; @stoqey/ib types them as enums.
-    const subscription = {
-      scanCode: scanCodeKey(scanCode),
-      instrument,
-      locationCode: location,
-      numberOfRows: input.rows,
-    } as unknown as ScannerSubscription;
-    const filterOptions: TagValue[] = Object.entries(input.filters).map(([tag, value]) => ({
-      tag,
-      value: String(value),
-    }));
-    let update;
-    try {
-      // Unsubscribing after the first result set cancels the scanner subscription at IB.
-      update = await this.scans.runExclusive(async () =>
-        this.ib.ibRequest(`scanner ${scanCode}`, async (ib) =>
-          firstValueFrom(ib.getMarketScanner(subscription, undefined, filterOptions)),
-        ),
-      );
-    } catch (error) {
-      if (error instanceof DomainError && error.details.ibCode === HMDS_ERROR) {
-        const reason = error.message.replace(HMDS_PREFIX, '');
-        throw new DomainError('INVALID_INPUT', `IB rejected the ${scanCode} scan: ${reason}`, {
-          ibCode: HMDS_ERROR,
-        });
-      }
-      throw error;
-    }
-    const rows = [...update.all.values()]
-      .sort((a, b) => a.rank - b.rank)
-      .slice(0, input.rows)
-      .map((item) => {
-        const { contract } = item.contract;
-        return {
-          rank: item.rank + 1,
-          conId: contract.conId ?? 0,
-          symbol: contract.symbol ?? '',
-          secType: contract.secType ?? '',
-          exchange: contract.exchange ?? '',
-          currency: contract.currency ?? '',
-          ...(contract.localSymbol ? { localSymbol: contract.localSymbol } : {}),
-          ...(contract.tradingClass ? { tradingClass: contract.tradingClass } : {}),
-          ...(item.contract.marketName ? { marketName: item.contract.marketName } : {}),
-          ...(item.distance ? { distance: item.distance } : {}),
-          ...(item.benchmark ? { benchmark: item.benchmark } : {}),
-          ...(item.projection ? { projection: item.projection } : {}),
-        };
-      });
+    // IB rejects a bad scan it was sent with 162, which the repository reports as INVALID_INPUT.
+    const found = await this.scans.runExclusive(async () =>
+      this.repository.scan({ scanCode, instrument, location, rows: input.rows, filters: input.filters }),
+    );
+    const rows = found.sort((a, b) => a.rank - b.rank).slice(0, input.rows);
     return { scanCode, instrument, location, rows };
   }
 
   private async allParameters(): Promise<Parameters> {
-    if (this.parameters && this.parameters.expires > Date.now()) return this.parameters.value;
-    const value = this.ib
-      .ibRequest('scanner parameters', async (ib) => ib.getScannerParameters())
-      .then(parseScannerParameters);
-    const entry = { expires: Date.now() + PARAMETERS_TTL_MS, value };
+    const now = this.clock.now();
+    if (this.parameters && this.parameters.expires > now) return this.parameters.value;
+    const value = this.repository.parametersXml().then(parseScannerParameters);
+    const entry = { expires: now + PARAMETERS_TTL_MS, value };
     this.parameters = entry;
     value.catch(() => {
       if (this.parameters === entry) this.parameters = undefined;
@@ -190,25 +145,4 @@ export class ScannerService {
       throw invalid(`filters.${unknown}`, 'not a filter IB offers (see get_scanner_parameters)');
     }
   }
-}
-
-/** Reverse entries added for scan codes @stoqey/ib's ScanCode enum does not list; negative, so never its own. */
-const extraScanCodes = new Map<string, number>();
-
-/**
- * @stoqey/ib sends `ScanCode[subscription.scanCode]`, i.e. the name of a numeric enum member, so a scan code
- * must be passed as the number that maps back to it. IB has more scan codes than the enum lists; those get
- * a reverse entry of their own (a negative number, which no enum member uses).
- */
-function scanCodeKey(code: string): ScanCode {
-  const reverse = ScanCode as unknown as Record<string | number, string | number>;
-  const member = reverse[code];
-  if (typeof member === 'number' && reverse[member] === code) return member;
-  let key = extraScanCodes.get(code);
-  if (key === undefined) {
-    key = -1 - extraScanCodes.size;
-    extraScanCodes.set(code, key);
-    reverse[key] = code;
-  }
-  return key;
 }

@@ -1,4 +1,4 @@
-import { vncAuthResponse, VNC_CHALLENGE_LENGTH } from '../simulator/vnc/vnc-auth';
+import { vncAuthResponse, VNC_CHALLENGE_LENGTH } from './vnc-auth-response';
 import type { ByteQueue } from './byte-queue';
 
 /** One side of the proxied RFB connection during the handshake (RFC 6143 §7.1-7.2). */

@@ -9,10 +9,11 @@ import type { SimulatorContext } from '../simulator-context';
 import { Ledger } from './account';
 import { AccountFeeds } from './account-feeds';
 import { BrokerCode, BrokerMessage } from './broker-codes';
-import { fillCommission, orderCommission } from './commission';
+import { brokerSnapshot, type BrokerSnapshot } from './broker-snapshot';
+import { fillCommission } from './commission';
 import { parseExecutionFilter, type ExecutionFilter } from './execution-filter';
 import type { MarketView } from './market-view';
-import { Order, SUPPORTED_ORDER_TYPES, type Fill } from './order';
+import { Order, type Fill } from './order';
 import { OrderBook } from './order-book';
 import {
   commissionReportMessage,
@@ -24,59 +25,18 @@ import {
   routedExchange,
   type ExecutionRecord,
   type OrderStatus,
-  type WhatIfResult,
 } from './order-messages';
-import { parsePlaceOrder, type OrderTicket } from './order-parser';
+import { parsePlaceOrder } from './order-parser';
+import type { OrderTicket } from './order-ticket';
+import { validateOrder } from './order-validation';
+import { evaluateWhatIf } from './what-if';
 
 /** Working orders are checked against the market this often. */
 const EVALUATION_INTERVAL_MS = 200;
 /** Live fills carry this request id. */
 const LIVE_EXECUTION_REQ_ID = -1;
-const ACTIONS: readonly string[] = ['BUY', 'SELL', 'SSHORT'];
-const LIMIT_TYPES: readonly string[] = ['LMT', 'STP LMT'];
-const STOP_TYPES: readonly string[] = ['STP', 'STP LMT'];
-const TRAILING_TYPES: readonly string[] = ['TRAIL', 'TRAIL LIMIT'];
 /** Security types whose orders fill only in regular hours unless they say outsideRth. */
 const RTH_ONLY_TYPES: readonly string[] = ['STK', 'OPT'];
-
-export interface BrokerSnapshot {
-  nextValidOrderId: number;
-  accounts: {
-    account: string;
-    cash: Record<string, number>;
-    netLiquidation: number;
-    unrealizedPnl: number;
-    realizedPnl: number;
-    positions: {
-      conId: number;
-      symbol: string;
-      secType: string;
-      currency: string;
-      position: number;
-      averageCost: number;
-      marketPrice: number;
-      marketValue: number;
-      unrealizedPnl: number;
-    }[];
-  }[];
-  openOrders: {
-    orderId: number;
-    permId: number;
-    clientId: number;
-    account: string;
-    conId: number;
-    symbol: string;
-    action: string;
-    orderType: string;
-    totalQuantity: number;
-    lmtPrice?: number;
-    auxPrice?: number;
-    status: OrderStatus;
-    filled: number;
-    remaining: number;
-  }[];
-  executions: number;
-}
 
 /**
  * The simulated broker: order ids, orders and their fills against the market, executions, and the
@@ -133,49 +93,7 @@ export class Broker {
 
   /** Cash, positions and open orders, for the control surface. */
   snapshot(): BrokerSnapshot {
-    return {
-      nextValidOrderId: this.book.nextValidId,
-      accounts: this.ledger.accounts.map((account) => {
-        const values = this.ledger.value(account);
-        return {
-          account,
-          cash: Object.fromEntries(values.cash),
-          netLiquidation: values.netLiquidation,
-          unrealizedPnl: values.unrealizedPnl,
-          realizedPnl: values.realizedPnl,
-          positions: values.positions
-            .filter((value) => value.position.quantity !== 0)
-            .map((value) => ({
-              conId: value.position.instrument.conId,
-              symbol: value.position.instrument.symbol,
-              secType: value.position.instrument.secType,
-              currency: value.position.instrument.currency,
-              position: value.position.quantity,
-              averageCost: value.position.averageCost,
-              marketPrice: value.markPrice,
-              marketValue: value.marketValue,
-              unrealizedPnl: value.unrealizedPnl,
-            })),
-        };
-      }),
-      openOrders: this.book.openOrders().map((order) => ({
-        orderId: order.orderId,
-        permId: order.permId,
-        clientId: order.clientId,
-        account: order.account,
-        conId: order.instrument.conId,
-        symbol: order.instrument.symbol,
-        action: order.ticket.action,
-        orderType: order.ticket.orderType,
-        totalQuantity: order.totalQuantity,
-        ...(order.ticket.lmtPrice === undefined ? {} : { lmtPrice: order.ticket.lmtPrice }),
-        ...(order.ticket.auxPrice === undefined ? {} : { auxPrice: order.ticket.auxPrice }),
-        status: order.status,
-        filled: order.filled,
-        remaining: order.remaining,
-      })),
-      executions: this.book.executions.length,
-    };
+    return brokerSnapshot(this.book, this.ledger);
   }
 
   // ---- Placing, modifying, cancelling ----
@@ -230,66 +148,15 @@ export class Broker {
     this.evaluate(order);
   }
 
-  /** The checks IB makes before accepting an order; the first failure is reported against the order id. */
+  /** IB's pre-acceptance checks; the first failure is reported against the order id. */
   private validate(
     session: ClientSession,
     ticket: OrderTicket,
   ): { instrument: Instrument; account: string } | undefined {
-    const reject = (code: number, text: string): undefined => {
-      session.sendError(ticket.orderId, code, text);
-      return undefined;
-    };
-    const matches = this.market.resolve(ticket.contract);
-    const instrument = matches[0];
-    if (!instrument) return reject(BrokerCode.NO_SECURITY_DEFINITION, BrokerMessage.noSecurityDefinition);
-    if (matches.length > 1) {
-      return reject(
-        BrokerCode.NO_SECURITY_DEFINITION,
-        BrokerMessage.ambiguousContract(ticket.contract.symbol),
-      );
-    }
-    if (instrument.secType === 'IND') {
-      return reject(BrokerCode.ORDER_REJECTED, BrokerMessage.notTradable(instrument.secType));
-    }
-    const account = ticket.account !== '' ? ticket.account : (this.ledger.accounts[0] ?? '');
-    if (!this.ledger.has(account))
-      return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.invalidAccount(account));
-    if (!ACTIONS.includes(ticket.action)) {
-      return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.invalidAction(ticket.action));
-    }
-    const quantity = ticket.totalQuantity ?? 0;
-    if (quantity === 0) return reject(BrokerCode.ORDER_SIZE_ZERO, BrokerMessage.orderSizeZero);
-    if (quantity < 0) return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.negativeQuantity);
-    const type = ticket.orderType;
-    if (!SUPPORTED_ORDER_TYPES.includes(type)) {
-      return reject(BrokerCode.UNSUPPORTED_ORDER_TYPE, BrokerMessage.unsupportedOrderType);
-    }
-    if (LIMIT_TYPES.includes(type) && ticket.lmtPrice === undefined) {
-      return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.missingLimitPrice);
-    }
-    if (type === 'TRAIL LIMIT' && ticket.lmtPrice === undefined && ticket.lmtPriceOffset === undefined) {
-      return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.missingLimitPrice);
-    }
-    if (STOP_TYPES.includes(type) && !(ticket.auxPrice !== undefined && ticket.auxPrice > 0)) {
-      return reject(BrokerCode.INVALID_STOP_PRICE, BrokerMessage.invalidStopPrice);
-    }
-    if (
-      TRAILING_TYPES.includes(type) &&
-      ticket.auxPrice === undefined &&
-      ticket.trailingPercent === undefined
-    ) {
-      return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.missingTrailingAmount);
-    }
-    if (ticket.parentId > 0) {
-      const parent = this.book.get(ticket.parentId);
-      if (!parent || parent.status === 'Cancelled') {
-        return reject(BrokerCode.ORDER_NOT_FOUND, BrokerMessage.parentNotFound(ticket.parentId));
-      }
-    }
-    if (ticket.whatIf && ticket.transmitExplicitlyFalse) {
-      return reject(BrokerCode.WHAT_IF_NEEDS_TRANSMIT, BrokerMessage.whatIfNeedsTransmit);
-    }
-    return { instrument, account };
+    const verdict = validateOrder(ticket, { market: this.market, ledger: this.ledger, book: this.book });
+    if (verdict.accepted) return verdict;
+    session.sendError(ticket.orderId, verdict.code, verdict.text);
+    return undefined;
   }
 
   /**
@@ -446,33 +313,7 @@ export class Broker {
 
   /** One OPEN_ORDER with the margin and commission the order would cause; nothing is stored. */
   private whatIf(session: ClientSession, ticket: OrderTicket, instrument: Instrument, account: string): void {
-    const quote = this.market.quote(instrument.conId);
-    const isBuy = ticket.action === 'BUY';
-    const touch = isBuy ? quote.ask : quote.bid;
-    const price = ticket.lmtPrice ?? ticket.auxPrice ?? (touch > 0 ? touch : quote.last);
-    const quantity = ticket.totalQuantity ?? 0;
-    const before = this.ledger.value(account);
-    const after = this.ledger.marginAfter(account, instrument, isBuy ? quantity : -quantity, price);
-    const commission = orderCommission(instrument, {
-      quantity,
-      value: quantity * price * instrument.multiplier,
-    });
-    const rate = this.ledger.usdRate(instrument.currency);
-    const result: WhatIfResult = {
-      initMarginBefore: before.initMargin,
-      maintMarginBefore: before.maintMargin,
-      equityWithLoanBefore: before.equityWithLoan,
-      initMarginChange: after.initMargin - before.initMargin,
-      maintMarginChange: after.maintMargin - before.maintMargin,
-      equityWithLoanChange: -commission * rate,
-      initMarginAfter: after.initMargin,
-      maintMarginAfter: after.maintMargin,
-      equityWithLoanAfter: before.equityWithLoan - commission * rate,
-      commission,
-      minCommission: commission,
-      maxCommission: commission,
-      commissionCurrency: instrument.currency,
-    };
+    const result = evaluateWhatIf(ticket, instrument, account, this.market, this.ledger);
     const identity = {
       ticket,
       instrument,

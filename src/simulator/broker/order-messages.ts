@@ -1,7 +1,7 @@
 import type { WireValue } from '../protocol/framing';
 import { Reply } from '../protocol/message-ids';
 import type { Instrument } from '../market/instrument';
-import type { OrderTicket } from './order-parser';
+import type { OrderTicket } from './order-ticket';
 
 /** How TWS prints Double.MAX_VALUE, "no value" for doubles the client reads with readDoubleOrUndefined. */
 export const UNSET_DOUBLE = '1.7976931348623157E308';

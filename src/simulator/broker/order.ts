@@ -1,7 +1,7 @@
 import type { Instrument, Quote } from '../market/instrument';
-import { roundToTick } from '../market/market';
+import { roundToTick } from '../market/tick-rounding';
 import type { OrderIdentity, OrderStatus } from './order-messages';
-import type { OrderTicket } from './order-parser';
+import type { OrderTicket } from './order-ticket';
 
 /** Order types the simulated broker works; anything else is refused with 387. */
 export const SUPPORTED_ORDER_TYPES: readonly string[] = [

@@ -1,7 +1,9 @@
 /**
  * The console texts that IBC (IbcAlpha/IBC 3.24.1) and the gnzsnz/ib-gateway image's scripts print, exactly as
- * they print them. The simulator's container writes these lines; the supervisor parses the same texts out of a
- * real (or simulated) gateway container's log, so this module is the single source of both.
+ * they print them, for the simulator to print (its container's log, the in-process runtime's log). The
+ * supervisor's own vocabulary of these texts is src/gateway/ibc-log-vocabulary.ts; the simulator imports nothing
+ * of the service, and test/unit/gateway/ibc-log-vocabulary.test.ts feeds every line built here through the
+ * supervisor's reader, so the two cannot drift apart.
  *
  * IBC's Java lines go through `Utils.logToConsole`: `yyyy-MM-dd HH:mm:ss:SSS IBC: <message>`, local time, the
  * message printed as given (IBC 3.24 no longer capitalises it). Shell lines (run.sh, common.sh, run_socat.sh,
@@ -172,77 +174,3 @@ export const IMAGE_PORTS = {
   paper: { apiPort: 4002, socatPort: 4004 },
   live: { apiPort: 4001, socatPort: 4003 },
 } as const;
-
-// ---- Parsing (for the supervisor) ----
-
-export interface IbcLogLine {
-  /** The timestamp as printed (local time of the container). */
-  timestamp: string;
-  message: string;
-}
-
-const IBC_LINE = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}) IBC: (.*)$/;
-
-/** Splits one IBC console line; undefined for anything else (shell lines, Gateway's own output). */
-export function parseIbcLine(line: string): IbcLogLine | undefined {
-  const match = IBC_LINE.exec(line.replace(/\r$/, ''));
-  if (!match) return undefined;
-  return { timestamp: match[1] ?? '', message: match[2] ?? '' };
-}
-
-/** What an IBC line says about the login, for a supervisor following the log. */
-export type IbcLoginEvent =
-  | { kind: 'login-dialog' }
-  | { kind: 'login-attempt'; attempt: number }
-  | { kind: 'second-factor' }
-  /** The 2FA prompt went unanswered; `relogin`: IBC starts another login by itself. */
-  | { kind: 'second-factor-timeout'; relogin: boolean }
-  | { kind: 'logged-in' }
-  | { kind: 'login-failed' }
-  | { kind: 'too-many-failed-attempts'; message: string }
-  /** `action`: what ExistingSessionDetectedAction made IBC do; undefined for the dialog itself. */
-  | { kind: 'existing-session'; action: 'continue' | 'end-this' | 'manual' | undefined };
-
-const EXISTING_SESSION_ACTIONS = {
-  [IbcMessage.existingSessionContinueThis]: 'continue',
-  [IbcMessage.existingSessionEndThis]: 'end-this',
-  [IbcMessage.existingSessionManual]: 'manual',
-} as const;
-
-/** Classifies an IBC message (see {@link parseIbcLine}); undefined when it says nothing about the login. */
-export function classifyIbcMessage(message: string): IbcLoginEvent | undefined {
-  if (message.startsWith('Login dialog WINDOW_OPENED')) return { kind: 'login-dialog' };
-  const attempt = /^Login attempt: (\d+)$/.exec(message);
-  if (attempt) return { kind: 'login-attempt', attempt: Number(attempt[1]) };
-  if (message === IbcMessage.secondFactorInitiated) return { kind: 'second-factor' };
-  if (message === IbcMessage.secondFactorTimeoutRelogin)
-    return { kind: 'second-factor-timeout', relogin: true };
-  if (message === IbcMessage.secondFactorTimeoutNoRelogin) {
-    return { kind: 'second-factor-timeout', relogin: false };
-  }
-  if (message === IbcMessage.loginCompleted) return { kind: 'logged-in' };
-  if (
-    message === IbcMessage.loginFailed ||
-    message === IbcMessage.unrecognizedCredentialsTitle ||
-    message === IbcMessage.detectedDialog(IbcMessage.unrecognizedCredentialsTitle, 'Opened')
-  ) {
-    return { kind: 'login-failed' };
-  }
-  if (message.startsWith('Too many failed login attempts'))
-    return { kind: 'too-many-failed-attempts', message };
-  // IBC recognises the dialog by a title that contains this text.
-  if (
-    message.startsWith('detected dialog entitled: ') &&
-    message.includes(IbcMessage.existingSessionTitle) &&
-    message.endsWith('event=Opened')
-  ) {
-    return { kind: 'existing-session', action: undefined };
-  }
-  if (Object.hasOwn(EXISTING_SESSION_ACTIONS, message)) {
-    return {
-      kind: 'existing-session',
-      action: EXISTING_SESSION_ACTIONS[message as keyof typeof EXISTING_SESSION_ACTIONS],
-    };
-  }
-  return undefined;
-}

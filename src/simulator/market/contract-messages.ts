@@ -1,7 +1,7 @@
 import type { WireValue } from '../protocol/framing';
 import { Reply } from '../protocol/message-ids';
 import type { Instrument } from './instrument';
-import type { OptionChainSummary } from './market';
+import type { OptionChainSummary } from './option-chain-summary';
 
 /** What CONTRACT_DATA carries besides the instrument itself. */
 export interface ContractDataExtras {

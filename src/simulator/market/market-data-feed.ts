@@ -3,23 +3,21 @@ import type { FieldReader, WireContract } from '../protocol/field-reader';
 import type { WireValue } from '../protocol/framing';
 import { Request } from '../protocol/message-ids';
 import type { SimulatorContext } from '../simulator-context';
-import type { Instrument, Quote } from './instrument';
+import type { Instrument } from './instrument';
 import type { Market } from './market';
 import {
   MarketCode,
   MarketDataType,
   marketDataTypeMessage,
   MarketText,
-  TickType,
   tickOptionComputationMessage,
   tickPriceMessage,
   tickRequestParametersMessage,
   tickSizeMessage,
   tickSnapshotEndMessage,
   tickStringMessage,
-  type OptionComputation,
 } from './market-data-messages';
-import { computeOption } from './option-computation';
+import { streamTicks, type QuoteCache } from './market-data-ticks';
 import { resolveRequestContract } from './request-contract';
 
 export interface MarketDataFeedOptions {
@@ -32,62 +30,6 @@ export interface MarketDataFeedOptions {
   /** A snapshot that cannot be served (frozen data, farm down) ends empty after this; IB's is 11 s. */
   snapshotTimeoutMs?: number;
 }
-
-/** Tick ids of one flavour of data: real-time or delayed. */
-interface TickIds {
-  bid: number;
-  ask: number;
-  last: number;
-  bidSize: number;
-  askSize: number;
-  lastSize: number;
-  high: number;
-  low: number;
-  volume: number;
-  close: number;
-  open: number;
-  lastTimestamp: number;
-  modelOption: number;
-}
-
-const REALTIME_TICKS: TickIds = {
-  bid: TickType.BID,
-  ask: TickType.ASK,
-  last: TickType.LAST,
-  bidSize: TickType.BID_SIZE,
-  askSize: TickType.ASK_SIZE,
-  lastSize: TickType.LAST_SIZE,
-  high: TickType.HIGH,
-  low: TickType.LOW,
-  volume: TickType.VOLUME,
-  close: TickType.CLOSE,
-  open: TickType.OPEN,
-  lastTimestamp: TickType.LAST_TIMESTAMP,
-  modelOption: TickType.MODEL_OPTION,
-};
-
-const DELAYED_TICKS: TickIds = {
-  bid: TickType.DELAYED_BID,
-  ask: TickType.DELAYED_ASK,
-  last: TickType.DELAYED_LAST,
-  bidSize: TickType.DELAYED_BID_SIZE,
-  askSize: TickType.DELAYED_ASK_SIZE,
-  lastSize: TickType.DELAYED_LAST_SIZE,
-  high: TickType.DELAYED_HIGH,
-  low: TickType.DELAYED_LOW,
-  volume: TickType.DELAYED_VOLUME,
-  close: TickType.DELAYED_CLOSE,
-  open: TickType.DELAYED_OPEN,
-  lastTimestamp: TickType.DELAYED_LAST_TIMESTAMP,
-  modelOption: TickType.DELAYED_MODEL_OPTION,
-};
-
-/** One value a stream reports; a price may carry the size of its side. */
-type Tick =
-  | { kind: 'price'; type: number; price: number; sizeType?: number; size?: number }
-  | { kind: 'size'; type: number; size: number }
-  | { kind: 'string'; type: number; value: string }
-  | { kind: 'option'; type: number; computation: OptionComputation };
 
 interface Stream {
   tickerId: number;
@@ -292,7 +234,7 @@ export class MarketDataFeed {
 
   private publishAll(): void {
     if (!this.context.faults.marketDataFlowing) return;
-    const quotes = new Map<string, Quote>();
+    const quotes: QuoteCache = new Map();
     for (const [session, state] of this.sessions) {
       if (state.stalled) continue;
       session.batch(() => {
@@ -308,10 +250,11 @@ export class MarketDataFeed {
   }
 
   /** Sends the ticks of `stream` that changed since it last sent them (all of them the first time). */
-  private publish(session: ClientSession, stream: Stream, quotes: Map<string, Quote>): void {
+  private publish(session: ClientSession, stream: Stream, quotes: QuoteCache): void {
     const messages: WireValue[][] = [];
     const { sent, tickerId } = stream;
-    for (const tick of this.ticks(stream, quotes)) {
+    const ticks = streamTicks(this.market, stream.instrument, stream.delayed, this.dataTime(stream), quotes);
+    for (const tick of ticks) {
       switch (tick.kind) {
         case 'price': {
           // TWS follows a price that carries a size with the size itself (the client drops BID_SIZE 0 otherwise).
@@ -351,84 +294,6 @@ export class MarketDataFeed {
     }
     stream.started = true;
     for (const message of messages) session.send(message);
-  }
-
-  /** Every value the stream reports now, from the price path (15 minutes back for delayed data). */
-  private ticks(stream: Stream, quotes: Map<string, Quote>): Tick[] {
-    const { instrument } = stream;
-    const ids = stream.delayed ? DELAYED_TICKS : REALTIME_TICKS;
-    const atMs = this.dataTime(stream);
-    const quote = this.quoteOf(instrument.conId, atMs, stream.delayed, quotes);
-    const hasBook = quote.bid >= 0 && quote.ask > 0;
-    // FX has no trades on IDEALPRO and an index has no book: IB sends neither.
-    const hasTrades = instrument.secType !== 'CASH';
-    const hasVolume = hasTrades && instrument.secType !== 'IND';
-    const ticks: Tick[] = [];
-    if (hasBook) {
-      ticks.push({
-        kind: 'price',
-        type: ids.bid,
-        price: quote.bid,
-        sizeType: ids.bidSize,
-        size: quote.bidSize,
-      });
-      ticks.push({
-        kind: 'price',
-        type: ids.ask,
-        price: quote.ask,
-        sizeType: ids.askSize,
-        size: quote.askSize,
-      });
-    }
-    if (hasTrades && quote.last > 0) {
-      const lastSize = hasVolume ? { sizeType: ids.lastSize, size: quote.lastSize } : {};
-      ticks.push({ kind: 'price', type: ids.last, price: quote.last, ...lastSize });
-    }
-    for (const [type, price] of [
-      [ids.high, quote.high],
-      [ids.low, quote.low],
-    ] as const) {
-      if (price > 0) ticks.push({ kind: 'price', type, price });
-    }
-    if (hasVolume) ticks.push({ kind: 'size', type: ids.volume, size: quote.volume });
-    if (quote.close > 0) ticks.push({ kind: 'price', type: ids.close, price: quote.close });
-    if (quote.open > 0) ticks.push({ kind: 'price', type: ids.open, price: quote.open });
-    if (hasTrades && quote.lastTime !== undefined) {
-      ticks.push({
-        kind: 'string',
-        type: ids.lastTimestamp,
-        value: String(Math.floor(quote.lastTime / 1000)),
-      });
-    }
-    const computation = this.optionComputation(instrument, quote, atMs, stream.delayed, quotes);
-    if (computation) ticks.push({ kind: 'option', type: ids.modelOption, computation });
-    return ticks;
-  }
-
-  private optionComputation(
-    instrument: Instrument,
-    quote: Quote,
-    atMs: number,
-    delayed: boolean,
-    quotes: Map<string, Quote>,
-  ): OptionComputation | undefined {
-    if (instrument.secType !== 'OPT' || instrument.underlyingConId === undefined) return undefined;
-    if (!this.market.instrument(instrument.underlyingConId)) return undefined;
-    const underlying = this.quoteOf(instrument.underlyingConId, atMs, delayed, quotes);
-    const spot =
-      underlying.bid > 0 && underlying.ask > 0 ? (underlying.bid + underlying.ask) / 2 : underlying.last;
-    const price = quote.bid > 0 && quote.ask > 0 ? (quote.bid + quote.ask) / 2 : quote.last;
-    return computeOption(instrument, price, spot, atMs);
-  }
-
-  private quoteOf(conId: number, atMs: number, delayed: boolean, quotes: Map<string, Quote>): Quote {
-    const key = `${conId}:${delayed}`;
-    let quote = quotes.get(key);
-    if (!quote) {
-      quote = this.market.quote(conId, atMs);
-      quotes.set(key, quote);
-    }
-    return quote;
   }
 
   private dataTime(stream: Stream): number {

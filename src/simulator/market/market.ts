@@ -1,7 +1,10 @@
 import type { SimulatorClock } from '../control/simulator-clock';
 import type { WireContract } from '../protocol/field-reader';
+import { matchesContract } from './contract-matching';
 import type { Entitlement, Instrument, PriceBar, Quote } from './instrument';
+import { summarizeOptionChain, type OptionChainSummary } from './option-chain-summary';
 import { unitHash } from './price-path';
+import { ceilToTick, decimalsOf, floorToTick, roundTo, roundToTick } from './tick-rounding';
 import { fromWall, toWall, wallDate, type Session } from './trading-hours';
 import {
   blackScholes,
@@ -30,17 +33,6 @@ const HOURS_DAYS = 7;
 export interface BarOptions {
   /** Only the liquid (regular) hours of each session, like IB's useRTH=1. */
   regularHoursOnly?: boolean;
-}
-
-/** Expirations and strikes of one underlying's option chain, as reqSecDefOptParams reports them. */
-export interface OptionChainSummary {
-  underlyingConId: number;
-  tradingClass: string;
-  multiplier: number;
-  /** Exchanges the chain is listed on, each reported separately. */
-  exchanges: string[];
-  expirations: string[];
-  strikes: number[];
 }
 
 interface SessionExtremes {
@@ -118,24 +110,7 @@ export class Market {
 
   /** The option chain of an underlying (by conId), or undefined when it has none. */
   optionChain(underlyingConId: number): OptionChainSummary | undefined {
-    const options = this.listed().filter(
-      (listing) =>
-        listing.instrument.secType === 'OPT' && listing.instrument.underlyingConId === underlyingConId,
-    );
-    const first = options[0]?.instrument;
-    if (!first) return undefined;
-    const expirations = [...new Set(options.map((listing) => listing.instrument.lastTradeDate ?? ''))].sort();
-    const strikes = [...new Set(options.map((listing) => listing.instrument.strike ?? 0))].sort(
-      (a, b) => a - b,
-    );
-    return {
-      underlyingConId,
-      tradingClass: first.tradingClass,
-      multiplier: first.multiplier,
-      exchanges: ['SMART', 'CBOE'],
-      expirations,
-      strikes,
-    };
+    return summarizeOptionChain(this.instruments(), underlyingConId);
   }
 
   /** Security types of the derivatives listed on an instrument (for symbol samples): OPT, FUT. */
@@ -422,76 +397,4 @@ export class Market {
       ...(first.tradeDate === undefined ? {} : { tradeDate: first.tradeDate }),
     };
   }
-}
-
-// ---- Contract matching ----
-
-const RIGHTS: Record<string, string> = { C: 'C', CALL: 'C', P: 'P', PUT: 'P' };
-
-/**
- * IB's matching: the conId alone when given; otherwise the symbol (or, without one, the local symbol) and
- * every other field that is set. SMART matches anything routable through SMART; an expiry matches by prefix.
- */
-export function matchesContract(instrument: Instrument, contract: WireContract): boolean {
-  const same = (a: string, b: string): boolean => a.toUpperCase() === b.toUpperCase();
-  const exchangeMatches = (exchange: string): boolean =>
-    exchange === '' ||
-    instrument.validExchanges.some((valid) => same(valid, exchange)) ||
-    same(instrument.exchange, exchange);
-  if (contract.conId > 0) return instrument.conId === contract.conId && exchangeMatches(contract.exchange);
-  if (contract.symbol === '' && contract.localSymbol === '') return false;
-  if (contract.symbol !== '' && !same(instrument.symbol, contract.symbol)) return false;
-  if (
-    contract.localSymbol !== '' &&
-    !same(instrument.localSymbol.replace(/\s+/g, ' '), contract.localSymbol.replace(/\s+/g, ' '))
-  ) {
-    return false;
-  }
-  if (contract.secType !== '' && !same(instrument.secType, contract.secType)) return false;
-  if (!exchangeMatches(contract.exchange)) return false;
-  if (contract.primaryExch !== '' && !same(instrument.primaryExchange, contract.primaryExch)) return false;
-  if (contract.currency !== '' && !same(instrument.currency, contract.currency)) return false;
-  if (contract.tradingClass !== '' && !same(instrument.tradingClass, contract.tradingClass)) return false;
-  if (contract.multiplier !== '' && Number(contract.multiplier) !== instrument.multiplier) return false;
-  const expiry = contract.lastTradeDateOrContractMonth;
-  if (
-    expiry !== '' &&
-    !(instrument.lastTradeDate ?? '').startsWith(expiry) &&
-    instrument.contractMonth !== expiry
-  ) {
-    return false;
-  }
-  if (contract.strike > 0 && instrument.strike !== contract.strike) return false;
-  const right = RIGHTS[contract.right.toUpperCase()];
-  if (contract.right !== '' && contract.right !== '?' && instrument.right !== right) return false;
-  return true;
-}
-
-// ---- Tick arithmetic ----
-
-const decimalsByTick = new Map<number, number>();
-function decimalsOf(tick: number): number {
-  const known = decimalsByTick.get(tick);
-  if (known !== undefined) return known;
-  const text = String(tick);
-  const dot = text.indexOf('.');
-  const decimals = dot < 0 ? 0 : text.length - dot - 1;
-  decimalsByTick.set(tick, decimals);
-  return decimals;
-}
-
-function roundTo(value: number, decimals: number): number {
-  return Number(value.toFixed(decimals));
-}
-
-export function roundToTick(value: number, tick: number): number {
-  return roundTo(round(value / tick) * tick, decimalsOf(tick));
-}
-
-function floorToTick(value: number, tick: number): number {
-  return roundTo(floor(value / tick + 1e-9) * tick, decimalsOf(tick));
-}
-
-function ceilToTick(value: number, tick: number): number {
-  return roundTo(ceil(value / tick - 1e-9) * tick, decimalsOf(tick));
 }

@@ -113,9 +113,9 @@ describe('gateway operations against the in-process simulator', () => {
     for (let i = 0; i < 20 && service.gateway.state !== 'login-failed'; i++) await sleep(50);
     expect(await status()).toMatchObject({ state: 'login-failed', loginBlocked: true });
     expect((await status()).lastError?.message).toMatch(/unrecognized username or password/i);
-    await expect(service.gateway.restart('watchdog', { automatic: true })).rejects.toThrow(
-      /Automatic restarts are stopped/,
-    );
+    const refused = await service.gateway.requestAutomaticRestart('watchdog');
+    expect(refused).toMatchObject({ outcome: 'refused', reason: 'login-blocked' });
+    expect(refused.outcome === 'refused' && refused.message).toMatch(/Automatic restarts are stopped/);
 
     const started = await post('/gateway/start', { waitSeconds: 10 });
     expect(started.status).toBe(200);

@@ -166,6 +166,12 @@ describe('access control with API tokens configured', () => {
     const reconnect = await mcp.callTool({ name: 'reconnect', arguments: {} });
     expect(reconnect.isError).toBe(true);
     expect(JSON.stringify(reconnect.content)).toMatch(/reconnect changes state, and the read-only API token/);
+    // The same body as the REST 403, as structured content.
+    expect(reconnect.structuredContent).toMatchObject({
+      statusCode: 403,
+      code: 'FORBIDDEN',
+      operation: 'reconnect',
+    });
 
     const order = await mcp.callTool({
       name: 'place_order',
@@ -199,6 +205,7 @@ describe('access control with API tokens configured', () => {
       expect(JSON.stringify(reconnect.content)).toMatch(
         /reconnect changes state, and the read-only API token/,
       );
+      expect(reconnect.structuredContent).toMatchObject({ code: 'FORBIDDEN', operation: 'reconnect' });
       const time = await client.callTool({ name: 'get_server_time', arguments: {} });
       expect(time.isError).toBeFalsy();
     } finally {

@@ -186,6 +186,8 @@ describe('credential hygiene with a real gateway container', () => {
     }
     const refused = await mcp.callTool({ name: 'restart_gateway', arguments: {} });
     expect(refused.isError).toBe(true);
+    // The same body as the REST 403 (code and all), accepted by this client's output-schema check.
+    expect(refused.structuredContent).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
     remember('tools/call restart_gateway (read-only token)', JSON.stringify(refused));
   });
 

@@ -2,10 +2,10 @@ import { IbcLogStateReader } from '../../../src/gateway/ibc-log-states';
 import { ibcLine, IbcMessage, ImageMessage } from '../../../src/simulator/control/ibc-log';
 
 /**
- * The reader against lines as IBC prints them (the texts of src/simulator/control/ibc-log.ts, checked against
- * IbcAlpha/IBC's source: LoginManager, TwsListener, LoginFailedDialogHandler,
- * UnrecognizedUsernameOrPasswordDialogHandler, TooManyFailedLoginAttemptsDialogHandler,
- * ExistingSessionDetectedDialogHandler).
+ * The reader (through src/gateway/ibc-log-vocabulary.ts) against lines as IBC prints them: the simulator's
+ * texts (src/simulator/control/ibc-log.ts) and literal lines, checked against IbcAlpha/IBC's source
+ * (LoginManager, TwsListener, LoginFailedDialogHandler, UnrecognizedUsernameOrPasswordDialogHandler,
+ * TooManyFailedLoginAttemptsDialogHandler, ExistingSessionDetectedDialogHandler).
  */
 function statesOf(lines: string[]): string[] {
   const reader = new IbcLogStateReader();

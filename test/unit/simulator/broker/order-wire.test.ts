@@ -17,7 +17,8 @@ import { FieldReader } from '../../../../src/simulator/protocol/field-reader';
 import { formatField, type WireValue } from '../../../../src/simulator/protocol/framing';
 import { SERVER_VERSION } from '../../../../src/simulator/protocol/message-ids';
 import { openOrderMessage, type WhatIfResult } from '../../../../src/simulator/broker/order-messages';
-import { parsePlaceOrder, type OrderTicket } from '../../../../src/simulator/broker/order-parser';
+import { parsePlaceOrder } from '../../../../src/simulator/broker/order-parser';
+import type { OrderTicket } from '../../../../src/simulator/broker/order-ticket';
 
 /** What @stoqey/ib 1.6.10 puts on the wire for placeOrder, split into fields as the server reads them. */
 function encodePlaceOrder(orderId: number, contract: Contract, order: IbOrder): string[] {

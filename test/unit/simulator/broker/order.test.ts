@@ -1,6 +1,6 @@
 import type { Instrument, Quote } from '../../../../src/simulator/market/instrument';
 import { Order } from '../../../../src/simulator/broker/order';
-import type { OrderTicket } from '../../../../src/simulator/broker/order-parser';
+import type { OrderTicket } from '../../../../src/simulator/broker/order-ticket';
 
 const stock = { conId: 1, symbol: 'TEST', secType: 'STK', multiplier: 1, minTick: 0.01 } as Instrument;
 

@@ -1,0 +1,231 @@
+import type { z } from 'zod';
+import type { OrderContract, OrderTypeName, OrderView, Side } from './orders.schemas';
+
+/**
+ * The orders domain's own words for what goes to the broker and what comes back. The repository
+ * (orders.repository.ts) translates them to and from @stoqey/ib; everything else in src/orders speaks these.
+ */
+
+/** What the service knows of one order; commission and idempotency key are added when it is viewed. */
+export type TrackedOrder = Omit<OrderView, 'commission' | 'idempotencyKey'>;
+
+export type ContractView = z.infer<typeof OrderContract>;
+
+/** The contract an order is for, as it is sent: IB's conId plus routing and what describes it. */
+export interface OrderContractRef {
+  conId: number;
+  symbol?: string | undefined;
+  secType?: string | undefined;
+  exchange?: string | undefined;
+  primaryExchange?: string | undefined;
+  currency?: string | undefined;
+  localSymbol?: string | undefined;
+  tradingClass?: string | undefined;
+  expiry?: string | undefined;
+  strike?: number | undefined;
+  right?: string | undefined;
+  multiplier?: number | undefined;
+}
+
+/** One order's fields as the service sends them (place, modify, what-if). */
+export interface OrderFields {
+  side: Side;
+  quantity: number;
+  orderType: OrderTypeName;
+  limitPrice?: number | undefined;
+  stopPrice?: number | undefined;
+  trailingAmount?: number | undefined;
+  trailingPercent?: number | undefined;
+  tif?: string | undefined;
+  outsideRth?: boolean | undefined;
+  account?: string | undefined;
+  /** The bracket entry a child belongs to. */
+  parentId?: number | undefined;
+  /** IB's order reference: the idempotency key the order was placed with. */
+  orderRef?: string | undefined;
+  /** False holds the order at IB until a later order of its group transmits (a bracket's first legs). */
+  transmit?: boolean | undefined;
+}
+
+/** An order id and its fields: one leg of what a place request sends. */
+export interface OutgoingOrder {
+  orderId: number;
+  fields: OrderFields;
+}
+
+/**
+ * One order as a broker message describes it. Quantity, fill and side are undefined when the message did
+ * not carry them: the tracker keeps what it knew (see trackedOf).
+ */
+export interface OrderReport {
+  orderId: number;
+  parentId?: number | undefined;
+  permId?: number | undefined;
+  clientId?: number | undefined;
+  account?: string | undefined;
+  contract: ContractView;
+  side?: string | undefined;
+  quantity?: number | undefined;
+  orderType: string;
+  limitPrice?: number | undefined;
+  stopPrice?: number | undefined;
+  trailingAmount?: number | undefined;
+  trailingPercent?: number | undefined;
+  tif?: string | undefined;
+  outsideRth: boolean;
+  status: string;
+  filled?: number | undefined;
+  remaining?: number | undefined;
+  avgFillPrice?: number | undefined;
+  lastFillPrice?: number | undefined;
+}
+
+/** IB's what-if answer as it sent it (unset figures are IB's "unset" doubles); journaled as is. */
+export interface WhatIfState {
+  status: string;
+  initMarginBefore?: number | undefined;
+  maintMarginBefore?: number | undefined;
+  equityWithLoanBefore?: number | undefined;
+  initMarginChange?: number | undefined;
+  maintMarginChange?: number | undefined;
+  equityWithLoanChange?: number | undefined;
+  initMarginAfter?: number | undefined;
+  maintMarginAfter?: number | undefined;
+  equityWithLoanAfter?: number | undefined;
+  commission?: number | undefined;
+  minCommission?: number | undefined;
+  maxCommission?: number | undefined;
+  commissionCurrency?: string | undefined;
+  warningText?: string | undefined;
+}
+
+/** What the broker said, in the order it said it. */
+export type BrokerEvent =
+  | {
+      kind: 'report';
+      event: 'openOrder' | 'orderStatus';
+      report: OrderReport;
+      /** False when the message is part of a (re-)listing of the open orders, not news about the order. */
+      fresh: boolean;
+    }
+  | { kind: 'whatIf'; orderId: number; permId: number; state: WhatIfState }
+  | { kind: 'error'; orderId: number; code: number; message: string };
+
+/** The broker's first word on an order (or on a cancel): accepted, or refused with IB's code. */
+export type Acknowledgement = { accepted: true } | { accepted: false; code: number; message: string };
+
+/** One execution of this client, as the audit journal records it. */
+export interface ExecutionReport {
+  orderId?: number | undefined;
+  execId?: string | undefined;
+  clientId?: number | undefined;
+  symbol?: string | undefined;
+  conId?: number | undefined;
+  side?: string | undefined;
+  shares?: number | undefined;
+  price?: number | undefined;
+  cumQty?: number | undefined;
+  avgPrice?: number | undefined;
+  exchange?: string | undefined;
+  account?: string | undefined;
+  time?: string | undefined;
+}
+
+export interface CommissionReport {
+  execId?: string | undefined;
+  commission?: number | undefined;
+  currency?: string | undefined;
+  realizedPnl?: number | undefined;
+}
+
+/** IB's "unset" doubles arrive as Double.MAX or not at all: a real figure, or undefined. */
+export function realNumber(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isFinite(value) && Math.abs(value) < 1e300 ? value : undefined;
+}
+
+const OPEN_STATUSES: readonly string[] = [
+  'PendingSubmit',
+  'ApiPending',
+  'PreSubmitted',
+  'Submitted',
+  'PendingCancel',
+];
+
+export function isOpenStatus(status: string): boolean {
+  return OPEN_STATUSES.includes(status);
+}
+
+/** The one contract-to-view mapping: previews, pending orders and broker reports all use it. */
+export function contractView(contract: OrderContractRef): ContractView {
+  return {
+    ...(contract.conId ? { conId: contract.conId } : {}),
+    ...(contract.symbol ? { symbol: contract.symbol } : {}),
+    ...(contract.secType ? { secType: contract.secType } : {}),
+    ...(contract.exchange ? { exchange: contract.exchange } : {}),
+    ...(contract.currency ? { currency: contract.currency } : {}),
+    ...(contract.localSymbol ? { localSymbol: contract.localSymbol } : {}),
+    ...(contract.expiry ? { expiry: contract.expiry } : {}),
+    ...(contract.strike ? { strike: contract.strike } : {}),
+    ...(contract.right ? { right: contract.right } : {}),
+  };
+}
+
+/** An order being placed, as the service knows it until the broker acknowledges it. */
+export function pendingView(
+  { orderId, fields }: OutgoingOrder,
+  contract: OrderContractRef,
+  clientId: number,
+  at: string,
+): TrackedOrder {
+  const trailing = fields.orderType === 'TRAIL';
+  return {
+    orderId,
+    ...(fields.parentId ? { parentId: fields.parentId } : {}),
+    clientId,
+    ...(fields.account ? { account: fields.account } : {}),
+    contract: contractView(contract),
+    side: fields.side,
+    quantity: fields.quantity,
+    orderType: fields.orderType,
+    ...(fields.limitPrice === undefined ? {} : { limitPrice: fields.limitPrice }),
+    ...(!trailing && fields.stopPrice !== undefined ? { stopPrice: fields.stopPrice } : {}),
+    ...(trailing && fields.trailingAmount !== undefined ? { trailingAmount: fields.trailingAmount } : {}),
+    ...(fields.trailingPercent === undefined ? {} : { trailingPercent: fields.trailingPercent }),
+    ...(fields.tif ? { tif: fields.tif } : {}),
+    outsideRth: fields.outsideRth === true,
+    status: 'PendingSubmit',
+    filled: 0,
+    remaining: fields.quantity,
+    updatedAt: at,
+  };
+}
+
+/** A broker report applied to what was known of the order: what the message left out stays. */
+export function trackedOf(report: OrderReport, previous: TrackedOrder | undefined, at: string): TrackedOrder {
+  const quantity = report.quantity ?? previous?.quantity ?? 0;
+  const filled = report.filled ?? previous?.filled ?? 0;
+  return {
+    orderId: report.orderId,
+    ...(report.parentId === undefined ? {} : { parentId: report.parentId }),
+    ...(report.permId ? { permId: report.permId } : {}),
+    ...(report.clientId === undefined ? {} : { clientId: report.clientId }),
+    ...(report.account ? { account: report.account } : {}),
+    contract: report.contract,
+    side: report.side ?? previous?.side ?? '',
+    quantity,
+    orderType: report.orderType,
+    ...(report.limitPrice === undefined ? {} : { limitPrice: report.limitPrice }),
+    ...(report.stopPrice === undefined ? {} : { stopPrice: report.stopPrice }),
+    ...(report.trailingAmount === undefined ? {} : { trailingAmount: report.trailingAmount }),
+    ...(report.trailingPercent === undefined ? {} : { trailingPercent: report.trailingPercent }),
+    ...(report.tif ? { tif: report.tif } : {}),
+    outsideRth: report.outsideRth,
+    status: report.status,
+    filled,
+    remaining: report.remaining ?? Math.max(0, quantity - filled),
+    ...(filled > 0 && report.avgFillPrice !== undefined ? { avgFillPrice: report.avgFillPrice } : {}),
+    ...(filled > 0 && report.lastFillPrice !== undefined ? { lastFillPrice: report.lastFillPrice } : {}),
+    ...(previous?.lastError ? { lastError: previous.lastError } : {}),
+    updatedAt: at,
+  };
+}

@@ -1,0 +1,322 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  IBApiTickType,
+  OrderAction,
+  type Contract,
+  type IBApiNext,
+  type OpenOrder,
+  type OpenOrdersUpdate,
+  type OptionType,
+  type Order,
+  type OrderType,
+  type SecType,
+  type TimeInForce,
+} from '@stoqey/ib';
+import { lastValueFrom, map, merge, Subject, type Observable, type Subscription } from 'rxjs';
+import { CLOCK, type Clock } from '../common/clock';
+import { IB_API_TARGET } from '../config/config.tokens';
+import { IbSession, type IbApiTarget } from '../connection/ib-session.repository';
+import type { QualifiedContract } from '../contracts/contracts.service';
+import { OrderLink, type OrderWire } from './order-link';
+import {
+  contractView,
+  realNumber,
+  type BrokerEvent,
+  type CommissionReport,
+  type ExecutionReport,
+  type OrderContractRef,
+  type OrderFields,
+  type OrderReport,
+  type WhatIfState,
+} from './order-model';
+import type { Side } from './orders.schemas';
+
+/** The contract an order for a qualified contract is sent with: routed SMART unless IB said otherwise. */
+export function orderContractOf(qualified: QualifiedContract): OrderContractRef {
+  const { contract } = qualified;
+  const multiplier = Number(contract.multiplier);
+  return {
+    ...contractRefOf(contract),
+    conId: contract.conId,
+    exchange: contract.exchange || 'SMART',
+    ...(Number.isFinite(multiplier) && multiplier > 0 ? { multiplier } : {}),
+  };
+}
+
+function contractRefOf(contract: Readonly<Contract>): OrderContractRef {
+  return {
+    conId: contract.conId ?? 0,
+    ...(contract.symbol ? { symbol: contract.symbol } : {}),
+    ...(contract.secType ? { secType: String(contract.secType) } : {}),
+    ...(contract.exchange ? { exchange: contract.exchange } : {}),
+    ...(contract.primaryExch ? { primaryExchange: contract.primaryExch } : {}),
+    ...(contract.currency ? { currency: contract.currency } : {}),
+    ...(contract.localSymbol ? { localSymbol: contract.localSymbol } : {}),
+    ...(contract.tradingClass ? { tradingClass: contract.tradingClass } : {}),
+    ...(contract.lastTradeDateOrContractMonth ? { expiry: contract.lastTradeDateOrContractMonth } : {}),
+    ...(realNumber(contract.strike) ? { strike: contract.strike } : {}),
+    ...(contract.right ? { right: String(contract.right) } : {}),
+  };
+}
+
+function ibContract(contract: OrderContractRef): Contract {
+  const optional = <K extends keyof Contract>(key: K, value: Contract[K] | undefined) =>
+    (value === undefined ? {} : { [key]: value }) as Partial<Contract>;
+  return {
+    conId: contract.conId,
+    ...optional('symbol', contract.symbol),
+    ...optional('secType', contract.secType as SecType | undefined),
+    ...optional('exchange', contract.exchange),
+    ...optional('primaryExch', contract.primaryExchange),
+    ...optional('currency', contract.currency),
+    ...optional('localSymbol', contract.localSymbol),
+    ...optional('tradingClass', contract.tradingClass),
+    ...optional('lastTradeDateOrContractMonth', contract.expiry),
+    ...optional('strike', contract.strike),
+    ...optional('right', contract.right as OptionType | undefined),
+    ...optional('multiplier', contract.multiplier),
+  };
+}
+
+/** The IB order for the service's order fields. */
+function ibOrder(fields: OrderFields, whatIf = false): Order {
+  const auxPrice = fields.orderType === 'TRAIL' ? fields.trailingAmount : fields.stopPrice;
+  return {
+    action: fields.side === 'BUY' ? OrderAction.BUY : OrderAction.SELL,
+    totalQuantity: fields.quantity,
+    orderType: fields.orderType as OrderType,
+    ...(fields.limitPrice === undefined ? {} : { lmtPrice: fields.limitPrice }),
+    ...(auxPrice === undefined ? {} : { auxPrice }),
+    ...(fields.trailingPercent === undefined ? {} : { trailingPercent: fields.trailingPercent }),
+    ...(fields.tif === undefined ? {} : { tif: fields.tif as TimeInForce }),
+    outsideRth: fields.outsideRth ?? false,
+    ...(fields.account === undefined ? {} : { account: fields.account }),
+    // IB's default is transmit=true, but an unset field goes out empty: always say it.
+    transmit: fields.transmit ?? true,
+    ...(fields.orderRef === undefined ? {} : { orderRef: fields.orderRef }),
+    ...(fields.parentId === undefined ? {} : { parentId: fields.parentId }),
+    ...(whatIf ? { whatIf: true } : {}),
+  };
+}
+
+/** What goes on the wire, in IB's terms, for the audit journal's "sent" entries. */
+export function wireForm(
+  contract: OrderContractRef,
+  fields?: OrderFields,
+  whatIf = false,
+): { contract: object; ibOrder?: object } {
+  return {
+    contract: ibContract(contract),
+    ...(fields === undefined ? {} : { ibOrder: ibOrder(fields, whatIf) }),
+  };
+}
+
+/** An IBApiNext open order in the service's terms; what it does not say is left undefined. */
+function reportOf(open: OpenOrder): OrderReport {
+  const { order, orderState, orderStatus } = open;
+  const orderType = String(order.orderType);
+  const trailing = orderType === 'TRAIL' || orderType === 'TRAIL LIMIT';
+  const limitPrice = realNumber(order.lmtPrice);
+  const auxPrice = realNumber(order.auxPrice);
+  const trailingPercent = realNumber(order.trailingPercent);
+  const pricedByLimit = !(orderType === 'MKT' || orderType === 'STP' || trailing);
+  return {
+    orderId: open.orderId,
+    parentId: order.parentId !== undefined && order.parentId > 0 ? order.parentId : undefined,
+    permId: order.permId,
+    clientId: order.clientId,
+    account: order.account,
+    contract: contractView(contractRefOf(open.contract)),
+    side: order.action === undefined ? undefined : String(order.action),
+    quantity: realNumber(order.totalQuantity),
+    orderType,
+    limitPrice: pricedByLimit ? limitPrice : undefined,
+    stopPrice: trailing ? realNumber(order.trailStopPrice) : auxPrice,
+    trailingAmount: trailing && trailingPercent === undefined ? auxPrice : undefined,
+    trailingPercent: trailing ? trailingPercent : undefined,
+    tif: order.tif ? String(order.tif) : undefined,
+    outsideRth: order.outsideRth === true,
+    status: String(orderStatus?.status ?? orderState.status),
+    filled: realNumber(orderStatus?.filled),
+    remaining: realNumber(orderStatus?.remaining),
+    avgFillPrice: realNumber(orderStatus?.avgFillPrice),
+    lastFillPrice: realNumber(orderStatus?.lastFillPrice),
+  };
+}
+
+/**
+ * The orders domain's conversation with IB, and the only file of src/orders that speaks @stoqey/ib: order
+ * ids, placing, modifying and cancelling (through an OrderLink), what-if, the open-order stream and order
+ * errors as BrokerEvents, open-order listings, executions and commissions, quotes for exposure pricing,
+ * and the managed accounts.
+ */
+@Injectable()
+export class OrdersRepository implements OnModuleDestroy {
+  private readonly logger = new Logger(OrdersRepository.name);
+  private readonly reports = new Subject<BrokerEvent>();
+  /** The open-order stream is followed once per IB client: IBApiNext re-requests it after a reconnect. */
+  private followed: IBApiNext | undefined;
+  private stream: Subscription | undefined;
+  /** The orderStatus object last seen per order: IBApiNext replaces it on every ORDER_STATUS. */
+  private readonly lastStatusObject = new Map<number, unknown>();
+  readonly events: Observable<BrokerEvent>;
+
+  constructor(
+    private readonly ibApi: IbSession,
+    @Inject(IB_API_TARGET) private readonly target: IbApiTarget,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
+    const errors = this.ibApi.errors.pipe(
+      map((error): BrokerEvent => ({
+        kind: 'error',
+        orderId: error.reqId,
+        code: Number(error.code),
+        message: error.message,
+      })),
+    );
+    this.events = merge(this.reports, errors);
+  }
+
+  onModuleDestroy(): void {
+    this.stream?.unsubscribe();
+    this.reports.complete();
+  }
+
+  /** The connected session for one request; NOT_CONNECTED when there is none. */
+  link(what: string): OrderLink {
+    const ib = this.ibApi.ibClient(what);
+    const wire: OrderWire = {
+      placeOrder: (orderId, contract, fields, whatIf) =>
+        ib.placeOrder(orderId, ibContract(contract), ibOrder(fields, whatIf)),
+      modifyOrder: (orderId, contract, fields) =>
+        ib.modifyOrder(orderId, ibContract(contract), ibOrder(fields)),
+      cancelOrder: (orderId) => ib.cancelOrder(orderId),
+      cancelAllOrders: () => ib.cancelAllOrders(),
+    };
+    return new OrderLink(wire, this.events, this.clock);
+  }
+
+  /** Follows the open-order stream of the current IB client; true when it started following it now. */
+  follow(): boolean {
+    let ib: IBApiNext;
+    try {
+      ib = this.ibApi.ibClient('order updates');
+    } catch {
+      return false;
+    }
+    if (ib === this.followed) return false;
+    this.followed = ib;
+    this.stream?.unsubscribe();
+    let first = true;
+    this.stream = ib.getAutoOpenOrders(false).subscribe({
+      next: (update) => {
+        // The first emission is a (partial) listing whatever it says: IBApiNext marks it all "added".
+        this.publish(first ? { all: update.all } : update);
+        first = false;
+      },
+      error: (error: unknown) => this.logger.warn(`The open-order stream failed: ${String(error)}`),
+    });
+    return true;
+  }
+
+  async nextOrderId(): Promise<number> {
+    return this.ibApi.ibRequest('the next order id', async (ib) => ib.getNextValidOrderId());
+  }
+
+  async managedAccounts(): Promise<string[]> {
+    return this.ibApi.ibRequest('managed accounts', async (ib) => ib.getManagedAccounts());
+  }
+
+  /** Every open order at the broker (all clients, TWS too); what-if orders left out. */
+  async allOpenOrders(): Promise<OrderReport[]> {
+    const listed = await this.ibApi.ibRequest('open orders', async (ib) => ib.getAllOpenOrders());
+    return listed.filter((open) => open.order.whatIf !== true).map(reportOf);
+  }
+
+  /** The ids of this client's open orders, from a listing IB marks complete. */
+  async openOrderIds(): Promise<number[]> {
+    const listing = await this.ibApi.ibRequest('open orders', async (ib) =>
+      lastValueFrom(ib.getOpenOrders(), { defaultValue: undefined }),
+    );
+    return (listing?.all ?? []).map((open) => open.orderId);
+  }
+
+  /** This client's executions and the commission reports on them. */
+  async executions(): Promise<{ executions: ExecutionReport[]; commissions: CommissionReport[] }> {
+    const filter = { clientId: String(this.target.clientId) };
+    const details = await this.ibApi.ibRequest('executions', async (ib) => ib.getExecutionDetails(filter));
+    const reports = await this.ibApi.ibRequest('commission reports', async (ib) =>
+      ib.getCommissionReport(filter),
+    );
+    return {
+      executions: details.map(({ execution, contract }) => ({
+        orderId: execution.orderId,
+        execId: execution.execId,
+        clientId: execution.clientId,
+        symbol: contract.symbol,
+        conId: contract.conId,
+        side: execution.side,
+        shares: execution.shares,
+        price: execution.price,
+        cumQty: execution.cumQty,
+        avgPrice: execution.avgPrice,
+        exchange: execution.exchange,
+        account: execution.acctNumber,
+        time: execution.time,
+      })),
+      commissions: reports.map((report) => ({
+        execId: report.execId,
+        commission: realNumber(report.commission),
+        currency: report.currency,
+        realizedPnl: realNumber(report.realizedPNL),
+      })),
+    };
+  }
+
+  /** The price a market order would trade at now: the ask to buy, the bid to sell, else the last trade. */
+  async quote(
+    contract: OrderContractRef,
+    side: Side,
+  ): Promise<{ price: number; source: string } | undefined> {
+    const ticks = await this.ibApi.ibRequest(
+      `a quote of ${contract.symbol ?? `conId ${contract.conId}`}`,
+      async (ib) => ib.getMarketDataSnapshot(ibContract(contract), '', false),
+    );
+    const touch =
+      side === 'BUY'
+        ? [IBApiTickType.ASK, IBApiTickType.DELAYED_ASK]
+        : [IBApiTickType.BID, IBApiTickType.DELAYED_BID];
+    const candidates: [number, string][] = [
+      ...touch.map((type): [number, string] => [type, side === 'BUY' ? 'current ask' : 'current bid']),
+      [IBApiTickType.LAST, 'last price'],
+      [IBApiTickType.DELAYED_LAST, 'last price (delayed)'],
+      [IBApiTickType.CLOSE, 'close'],
+      [IBApiTickType.DELAYED_CLOSE, 'close (delayed)'],
+    ];
+    for (const [type, source] of candidates) {
+      const value = ticks.get(type)?.value;
+      if (value !== undefined && value > 0) return { price: value, source };
+    }
+    return undefined;
+  }
+
+  /** One update of the open-order stream as BrokerEvents: a bare `all` is a (re-)listing, not news. */
+  private publish(update: OpenOrdersUpdate): void {
+    const touched = [...(update.added ?? []), ...(update.changed ?? [])];
+    const listing = touched.length === 0;
+    for (const open of listing ? update.all : touched) {
+      if (open.order.whatIf === true) {
+        const state: WhatIfState = { ...open.orderState, status: String(open.orderState.status) };
+        this.reports.next({ kind: 'whatIf', orderId: open.orderId, permId: open.order.permId ?? 0, state });
+        continue;
+      }
+      const statusObject = open.orderStatus;
+      const event =
+        statusObject !== undefined && statusObject !== this.lastStatusObject.get(open.orderId)
+          ? 'orderStatus'
+          : 'openOrder';
+      this.lastStatusObject.set(open.orderId, statusObject);
+      this.reports.next({ kind: 'report', event, report: reportOf(open), fresh: !listing });
+    }
+  }
+}

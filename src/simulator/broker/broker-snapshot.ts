@@ -1,0 +1,90 @@
+import type { Ledger } from './account';
+import type { OrderBook } from './order-book';
+import type { OrderStatus } from './order-messages';
+
+/** The broker's state as the control surface shows it: plain data, safe to serialise as JSON. */
+export interface BrokerSnapshot {
+  nextValidOrderId: number;
+  accounts: {
+    account: string;
+    cash: Record<string, number>;
+    netLiquidation: number;
+    unrealizedPnl: number;
+    realizedPnl: number;
+    positions: {
+      conId: number;
+      symbol: string;
+      secType: string;
+      currency: string;
+      position: number;
+      averageCost: number;
+      marketPrice: number;
+      marketValue: number;
+      unrealizedPnl: number;
+    }[];
+  }[];
+  openOrders: {
+    orderId: number;
+    permId: number;
+    clientId: number;
+    account: string;
+    conId: number;
+    symbol: string;
+    action: string;
+    orderType: string;
+    totalQuantity: number;
+    lmtPrice?: number;
+    auxPrice?: number;
+    status: OrderStatus;
+    filled: number;
+    remaining: number;
+  }[];
+  executions: number;
+}
+
+/** Cash, positions and open orders: accounts valued at the current marks, positions that are not flat. */
+export function brokerSnapshot(book: OrderBook, ledger: Ledger): BrokerSnapshot {
+  return {
+    nextValidOrderId: book.nextValidId,
+    accounts: ledger.accounts.map((account) => {
+      const values = ledger.value(account);
+      return {
+        account,
+        cash: Object.fromEntries(values.cash),
+        netLiquidation: values.netLiquidation,
+        unrealizedPnl: values.unrealizedPnl,
+        realizedPnl: values.realizedPnl,
+        positions: values.positions
+          .filter((value) => value.position.quantity !== 0)
+          .map((value) => ({
+            conId: value.position.instrument.conId,
+            symbol: value.position.instrument.symbol,
+            secType: value.position.instrument.secType,
+            currency: value.position.instrument.currency,
+            position: value.position.quantity,
+            averageCost: value.position.averageCost,
+            marketPrice: value.markPrice,
+            marketValue: value.marketValue,
+            unrealizedPnl: value.unrealizedPnl,
+          })),
+      };
+    }),
+    openOrders: book.openOrders().map((order) => ({
+      orderId: order.orderId,
+      permId: order.permId,
+      clientId: order.clientId,
+      account: order.account,
+      conId: order.instrument.conId,
+      symbol: order.instrument.symbol,
+      action: order.ticket.action,
+      orderType: order.ticket.orderType,
+      totalQuantity: order.totalQuantity,
+      ...(order.ticket.lmtPrice === undefined ? {} : { lmtPrice: order.ticket.lmtPrice }),
+      ...(order.ticket.auxPrice === undefined ? {} : { auxPrice: order.ticket.auxPrice }),
+      status: order.status,
+      filled: order.filled,
+      remaining: order.remaining,
+    })),
+    executions: book.executions.length,
+  };
+}
