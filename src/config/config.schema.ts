@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultDataDir } from './state-directory';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -141,7 +142,7 @@ export const CONFIG_DEFAULTS = {
     maxRestartsPerHour: 3,
   },
   orders: { allowLive: false, readOnly: false },
-  dataDir: '.ib-gateway-supervisor',
+  dataDir: defaultDataDir(),
   security: { corsOrigins: [], rateLimitPerMinute: 600 },
   simulator: { port: 0, seed: 42 },
 } as const satisfies z.input<typeof AppConfigSchema>;

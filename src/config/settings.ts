@@ -1,4 +1,5 @@
 import { AppConfigSchema, CONFIG_DEFAULTS, LOG_LEVELS, type AppConfig } from './config.schema';
+import { DEFAULT_DATA_DIR_TEXT } from './state-directory';
 
 /** Dotted path of one leaf of AppConfig, e.g. 'ib.password'. */
 export type SettingPath<T = AppConfig> = {
@@ -31,6 +32,8 @@ export interface Setting {
    * with a warning, since other processes can read a process's arguments).
    */
   secret?: { plainFlag: string; plainEnv: string };
+  /** How the default reads when it depends on the machine (a path in the user's home). */
+  defaultText?: string;
 }
 
 const tradingModes = AppConfigSchema.shape.ib.shape.tradingMode.options;
@@ -254,7 +257,9 @@ export const SETTINGS: readonly Setting[] = [
     flag: '--data-dir <path>',
     env: 'IBGS_DATA_DIR',
     type: 'string',
-    description: 'directory of durable state: the order audit journal and idempotency keys',
+    description:
+      "directory of durable state (created 0700): the order audit journal, idempotency keys, the gateway's secret files",
+    defaultText: DEFAULT_DATA_DIR_TEXT,
   },
   {
     path: 'security.apiToken',
@@ -331,6 +336,7 @@ export function settingDefault(setting: Setting): unknown {
 /** How a default reads in --help and the README; undefined when there is nothing to show. */
 export function formatDefault(setting: Setting): string | undefined {
   if (setting.secret) return undefined;
+  if (setting.defaultText !== undefined) return setting.defaultText;
   const value = settingDefault(setting);
   if (value === undefined || (Array.isArray(value) && value.length === 0)) return undefined;
   return formatValue(value);

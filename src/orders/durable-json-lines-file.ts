@@ -22,7 +22,8 @@ export class DurableJsonLinesFile {
 
   async open(): Promise<void> {
     const directory = dirname(this.path);
-    await mkdir(directory, { recursive: true });
+    // The data dir holds the user's order history: private to the user (dirs it creates are 0700).
+    await mkdir(directory, { recursive: true, mode: 0o700 });
     const isNew = !existsSync(this.path);
     this.handle = await open(this.path, 'a+');
     if (isNew) {

@@ -25,7 +25,12 @@ class CliProcess {
     const inherited = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !key.startsWith('IBGS_')),
     );
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...inherited, ...env }, cwd: ROOT });
+    // Runs without --data-dir keep their state in a scratch state home, not the user's.
+    const state = { XDG_STATE_HOME: join(directory, 'state') };
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...inherited, ...state, ...env },
+      cwd: ROOT,
+    });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.exited = new Promise((resolve) =>
