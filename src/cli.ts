@@ -5,6 +5,7 @@ import { usesSimulator, type AppConfig } from './config/config.schema';
 import { Redactor } from './common/redactor';
 import { ConfigError, describeConfig, loadConfig, type CommandLineFlags } from './config/load-config';
 import { SETTINGS, flagName, formatDefault, settingDefault } from './config/settings';
+import { SupervisorConflictError } from './gateway/supervisor-lock';
 import type { RunningService } from './main';
 import { runSimulator } from './simulator/run-simulator';
 
@@ -155,7 +156,8 @@ async function start(flags: CommandLineFlags): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     // Start-up errors should never carry a credential; scrubbed anyway, since this line is shown as is.
     console.error(`error: ${Redactor.fromConfig(config).redact(message)}`);
-    return 1;
+    // 3: another supervisor (or process) holds the HTTP port, the data dir or the container; nothing was touched.
+    return error instanceof SupervisorConflictError ? error.exitCode : 1;
   }
   printUrls(service);
   await stopSignal;

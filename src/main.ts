@@ -16,7 +16,9 @@ import { QuietStartupLogger } from './common/quiet-startup-logger';
 import { Redactor, REDACTOR } from './common/redactor';
 import { usesSimulator, type AppConfig } from './config/config.schema';
 import { installHttpSecurity } from './security/http-security';
+import { MAX_URL_LENGTH } from './security/request-shape';
 import { createGatewayService } from './gateway/gateway.module';
+import { claimSupervisor } from './gateway/supervisor-lock';
 import type { GatewayLog, GatewayService } from './gateway/gateway.service';
 import { QuoteRoute } from './market-data/quote.route';
 import { IbGatewaySimulator } from './simulator/simulator';
@@ -62,7 +64,8 @@ export async function listenWithBothFaces(
   config: Pick<AppConfig, 'host' | 'port' | 'logLevel'>,
   fastRoutes: (app: INestApplication) => FastRoute[] = () => [],
 ): Promise<INestApplication> {
-  const app = await NestFactory.create(rootModule, { bufferLogs: true });
+  // The body parser is installHttpSecurity's (JSON only, errors answered as 413/415/400), not Nest's.
+  const app = await NestFactory.create(rootModule, { bufferLogs: true, bodyParser: false });
   try {
     app.useLogger(app.get(QuietStartupLogger));
     const securityLayers = installHttpSecurity(app); // before Swagger and MCP mount routes: it guards them too
@@ -81,6 +84,7 @@ export async function listenWithBothFaces(
         logger: new Logger('FastRoutes'),
         debug: DEBUG_LEVELS.has(config.logLevel),
         redactor: app.get<Redactor>(REDACTOR, { strict: false }),
+        maxUrlLength: MAX_URL_LENGTH,
       });
     }
     await app.listen(config.port, config.host);
@@ -134,54 +138,72 @@ function gatewayLog(config: AppConfig, destination: DestinationStream | undefine
  * Starts the service. Without credentials: the in-process simulator is the gateway. With credentials: the
  * gateway container is adopted or created (the image pulled with progress if missing) before the app, so that
  * Docker, image and port problems stop the start with a clear message. Then the Nest app with REST, Swagger
- * and MCP.
+ * and MCP. Before any of that, the HTTP port is bound and the data dir (and container name) locked: a second
+ * supervisor is refused (SupervisorConflictError, naming the one that runs) without touching anything.
  */
 export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
   // A person at a terminal reads lines, a log collector reads JSON.
   const logDestination = options.logDestination ?? (process.stdout.isTTY ? terminalLogStream() : undefined);
   const log = gatewayLog(config, logDestination);
   const simulatorMode = usesSimulator(config);
-  const ownsSimulator = simulatorMode && options.simulator === undefined;
-  const simulator = simulatorMode
-    ? (options.simulator ??
-      new IbGatewaySimulator({
-        port: config.simulator.port,
-        seed: config.simulator.seed,
-        vnc: { port: 0, password: config.gateway.vncPassword },
-      }))
-    : undefined;
-  if (simulator && ownsSimulator) await simulator.start();
-  // One clock for the gateway (restart budget, backoff) and the app (watchdog, ladder, pacing, orders).
-  const clock = systemClock;
-  const gateway = createGatewayService(config, {
-    simulator,
-    log,
-    clock,
-    containerLabels: options.gatewayContainer?.labels,
-    containerEnv: options.gatewayContainer?.env,
+  // One supervisor per HTTP port, data dir and gateway container: settled before Docker, IB or the data dir's
+  // state is touched, so that a second start is refused without side effects (naming the one that runs).
+  const claim = await claimSupervisor({
+    host: config.host,
+    port: config.port,
+    dataDir: config.dataDir,
+    containerName: simulatorMode ? undefined : config.gateway.containerName,
   });
+  const ownsSimulator = simulatorMode && options.simulator === undefined;
+  let simulator: IbGatewaySimulator | undefined;
+  // Until the app listens, a failed start stops only a container this run started, never an adopted one.
+  const startup = { complete: false };
+  let gateway: GatewayService | undefined;
   let app: INestApplication;
   try {
+    simulator = simulatorMode
+      ? (options.simulator ??
+        new IbGatewaySimulator({
+          port: config.simulator.port,
+          seed: config.simulator.seed,
+          vnc: { port: 0, password: config.gateway.vncPassword },
+        }))
+      : undefined;
+    if (simulator && ownsSimulator) await simulator.start();
+    // One clock for the gateway (restart budget, backoff) and the app (watchdog, ladder, pacing, orders).
+    const clock = systemClock;
+    gateway = createGatewayService(config, {
+      simulator,
+      log,
+      clock,
+      containerLabels: options.gatewayContainer?.labels,
+      containerEnv: options.gatewayContainer?.env,
+      startup,
+    });
     await gateway.start();
     const endpoint = gateway.apiEndpoint();
     if (!endpoint) throw new Error('The gateway started without an API port');
-    app = await listenWithBothFaces(
-      AppModule.forRoot({
-        config,
-        gateway,
-        clock,
-        // Until the connection follows gateway.apiTarget(), it connects here and retries until the gateway logs in.
-        ibApiTarget: { ...endpoint, clientId: config.ib.clientId },
-        ...(logDestination ? { logDestination } : {}),
-      }),
+    const appModule = AppModule.forRoot({
       config,
-      (nest) => [nest.get(QuoteRoute, { strict: false })],
-    );
+      gateway,
+      clock,
+      // Until the connection follows gateway.apiTarget(), it connects here and retries until the gateway logs in.
+      ibApiTarget: { ...endpoint, clientId: config.ib.clientId },
+      ...(logDestination ? { logDestination } : {}),
+    });
+    // The app binds the port just reserved (the same one when 0 was asked).
+    await claim.releasePort();
+    app = await listenWithBothFaces(appModule, { ...config, port: claim.port }, (nest) => [
+      nest.get(QuoteRoute, { strict: false }),
+    ]);
+    startup.complete = true;
   } catch (error) {
-    await gateway.shutdown().catch(() => undefined);
-    if (simulator && ownsSimulator) await simulator.stop();
+    await gateway?.shutdown().catch(() => undefined);
+    if (simulator && ownsSimulator) await simulator.stop().catch(() => undefined);
+    await claim.release();
     throw error;
   }
+  const started = gateway;
   const address = (app.getHttpServer() as Server).address() as AddressInfo;
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
   const running = app;
@@ -197,11 +219,15 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     },
     app: running,
     simulator,
-    gateway,
+    gateway: started,
     close: async () => {
-      await running.close(); // GatewayService stops (or, with keepRunning, leaves) the gateway on shutdown
-      await gateway.shutdown();
-      if (simulator && ownsSimulator) await simulator.stop();
+      try {
+        await running.close(); // GatewayService stops (or, with keepRunning, leaves) the gateway on shutdown
+        await started.shutdown();
+        if (simulator && ownsSimulator) await simulator.stop();
+      } finally {
+        await claim.release();
+      }
     },
   };
 }

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES as HTTP_STATUS_TEXT } from 'node:http';
 import { of, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { DomainError, ErrorCode } from './domain-error';
@@ -93,6 +94,8 @@ export function errorBody(exception: unknown, logger: Pick<Logger, 'error'>): Er
       message: exception.message,
     };
   }
+  const unreadable = bodyParserError(exception) ?? clientHttpError(exception);
+  if (unreadable !== undefined) return errorBody(unreadable, logger);
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const response = exception.getResponse();
@@ -115,6 +118,84 @@ export function errorBody(exception: unknown, logger: Pick<Logger, 'error'>): Er
     message: `Internal error; the service log has the details under error id ${errorId}`,
     errorId,
   };
+}
+
+/**
+ * What each error of Express's body parser (body-parser, raw-body) means for the caller, by its `type`:
+ * the code and a message of our own, since theirs may quote the body (JSON.parse does) or the charset sent.
+ * The `internal` ones are the service's own faults (the stream was read twice), not the input's.
+ */
+const BODY_PARSER_ERRORS: Record<string, { code: ErrorCode; message: string } | 'internal'> = {
+  'entity.too.large': { code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large' },
+  'parameters.too.many': {
+    code: 'PAYLOAD_TOO_LARGE',
+    message: 'The request body has too many parameters',
+  },
+  'entity.parse.failed': {
+    code: 'INVALID_INPUT',
+    message: 'The request body is not valid JSON: send a JSON object with Content-Type: application/json',
+  },
+  'entity.verify.failed': { code: 'INVALID_INPUT', message: 'The request body was refused' },
+  'querystring.parse.rangeError': {
+    code: 'INVALID_INPUT',
+    message: 'The request body has too many parameters or is nested too deeply',
+  },
+  'request.size.invalid': {
+    code: 'INVALID_INPUT',
+    message: 'The request body does not have the length its Content-Length header says',
+  },
+  'request.aborted': { code: 'INVALID_INPUT', message: 'The request body ended before it was complete' },
+  'charset.unsupported': {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'The request body must be JSON in UTF-8 (Content-Type: application/json; charset=utf-8)',
+  },
+  'encoding.unsupported': {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'The Content-Encoding of the request body is not supported: send identity, gzip, deflate or br',
+  },
+  'stream.encoding.set': 'internal',
+  'stream.not.readable': 'internal',
+};
+
+interface HttpErrorLike {
+  type?: unknown;
+  status?: unknown;
+  statusCode?: unknown;
+  expose?: unknown;
+  limit?: unknown;
+  code?: unknown;
+}
+
+/** An error of Express's body parser as the domain error it means; undefined for any other error. */
+export function bodyParserError(exception: unknown): DomainError | undefined {
+  if (!(exception instanceof Error)) return undefined;
+  const { type, limit, status, code } = exception as HttpErrorLike;
+  if (status === 400 && typeof code === 'string' && code.startsWith('Z_')) {
+    // zlib's error, which body-parser passes on without a type: the body is not what Content-Encoding says
+    return new DomainError(
+      'INVALID_INPUT',
+      'The request body could not be decompressed as its Content-Encoding says',
+    );
+  }
+  const meaning = typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined;
+  if (meaning === undefined || meaning === 'internal') return undefined;
+  if (meaning.code === 'PAYLOAD_TOO_LARGE' && typeof limit === 'number') {
+    return new DomainError(meaning.code, `${meaning.message}: at most ${limit} bytes`, { limitBytes: limit });
+  }
+  return new DomainError(meaning.code, meaning.message);
+}
+
+/**
+ * Any other middleware's client error (an http-errors 4xx it meant to expose): its status, with the
+ * status's own text as message, not the error's, which may quote the request.
+ */
+function clientHttpError(exception: unknown): DomainError | undefined {
+  if (!(exception instanceof Error) || exception instanceof HttpException) return undefined;
+  const { status, statusCode, expose } = exception as HttpErrorLike;
+  const code = typeof status === 'number' ? status : statusCode;
+  if (typeof code !== 'number' || code < 400 || code > 499 || expose !== true) return undefined;
+  const errorCode = STATUS_CODES.get(code) ?? 'INVALID_INPUT';
+  return new DomainError(errorCode, `The request was refused (${HTTP_STATUS_TEXT[code] ?? 'Bad Request'})`);
 }
 
 /** Headers an error answer carries: Retry-After when the caller should wait. */

@@ -41,12 +41,18 @@ export interface FastRouteOptions {
   debug: boolean;
   /** Error answers leave here as they leave the exception filter: without a secret. */
   redactor: Pick<Redactor, 'redactDeep'>;
+  /**
+   * URLs longer than this go the full way without being parsed (or kept in a route's cache of parsed query
+   * strings), where the URL length layer answers 414.
+   */
+  maxUrlLength: number;
 }
 
 /**
  * Puts `routes` in front of the server's request listener (Express). A request is answered here when it is
- * a GET without an Origin header (browsers, and CORS, take the full way), a route accepts it, and every
- * security layer passes it; a layer that refuses answers the refusal itself.
+ * a GET without an Origin header (browsers, and CORS, take the full way) and with a URL of at most
+ * maxUrlLength, a route accepts it, and every security layer passes it; a layer that refuses answers the
+ * refusal itself.
  */
 export function serveFastRoutes(server: Server, options: FastRouteOptions): void {
   const { metrics, logger } = options;
@@ -72,7 +78,7 @@ export function serveFastRoutes(server: Server, options: FastRouteOptions): void
     const url = request.url ?? '/';
     const queryStart = url.indexOf('?');
     const served =
-      request.method === 'GET' && request.headers.origin === undefined
+      request.method === 'GET' && request.headers.origin === undefined && url.length <= options.maxUrlLength
         ? routes.get(queryStart === -1 ? url : url.slice(0, queryStart))
         : undefined;
     let work: (() => object | Promise<object>) | undefined;

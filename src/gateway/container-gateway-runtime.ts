@@ -40,6 +40,14 @@ export interface ContainerGatewaySettings {
   extraEnv: Record<string, string>;
 }
 
+/**
+ * Whether the supervisor has finished starting. Until it has, the runtime never stops a container it adopted
+ * (it belongs to whoever started it); only one it created or started itself in this run.
+ */
+export interface StartupPhase {
+  readonly complete: boolean;
+}
+
 export interface ContainerRuntimeLog {
   info(message: string): void;
   warn(message: string): void;
@@ -71,6 +79,8 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
   private reader = new IbcLogStateReader();
   /** Bumped whenever the supervisor itself stops/restarts/detaches, so the old run's exit is not "unexpected". */
   private generation = 0;
+  /** True once this run created or (re)started the container; false while it only adopted one. */
+  private startedThisRun = false;
 
   constructor(
     private readonly settings: ContainerGatewaySettings,
@@ -78,6 +88,8 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
     private readonly secrets: GatewaySecretFiles,
     private readonly log: ContainerRuntimeLog,
     private readonly progress: (line: string) => void,
+    /** Without one, the supervisor counts as started (an app built directly, tests). */
+    private readonly startup: StartupPhase = { complete: true },
   ) {}
 
   get events(): Observable<RuntimeEvent> {
@@ -121,6 +133,7 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
       this.secrets.removeAll();
       throw error;
     }
+    this.startedThisRun = true;
     this.log.info(
       `Started the gateway container ${container.name} (${container.id.slice(0, 12)}) from ${container.image}; API on 127.0.0.1:${container.publishedPorts[this.apiContainerPort] ?? '?'}`,
     );
@@ -131,6 +144,13 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
   async stop(): Promise<void> {
     this.unwatch();
     const container = this.container;
+    if (container && !this.startedThisRun && !this.startup.complete) {
+      // A failed start never stops what it only adopted (e.g. another supervisor's, or one left running).
+      this.log.info(
+        `Leaving the adopted gateway container ${container.name} (${container.id.slice(0, 12)}) running: this supervisor did not finish starting, and stops only containers it started itself`,
+      );
+      return;
+    }
     if (container) {
       await this.docker.stop(container.id, STOP_TIMEOUT_SECONDS);
       this.container = (await this.docker.inspect(container.id)) ?? undefined;
@@ -150,6 +170,7 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
     if (known.state === 'running') await this.docker.stop(known.id, STOP_TIMEOUT_SECONDS);
     this.writeSecrets(); // the bind mounts need their source files
     await this.docker.start(known.id);
+    this.startedThisRun = true;
     const restarted = await this.docker.inspect(known.id);
     if (!restarted)
       throw new DomainError('INTERNAL', `The gateway container ${known.name} vanished while restarting`);

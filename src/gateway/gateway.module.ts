@@ -3,7 +3,7 @@ import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { APP_CONFIG } from '../config/config.tokens';
 import { usesSimulator, type AppConfig } from '../config/config.schema';
 import { IbGatewaySimulator } from '../simulator/simulator';
-import { ContainerGatewayRuntime } from './container-gateway-runtime';
+import { ContainerGatewayRuntime, type StartupPhase } from './container-gateway-runtime';
 import { DockerRepository } from './docker.repository';
 import { GatewaySecretFiles } from './gateway-secret-files';
 import { GatewayController } from './gateway.controller';
@@ -23,6 +23,11 @@ export interface GatewayServiceOptions {
   docker?: DockerRepository;
   /** The service's time (restart backoff and budget, start timeout); the system clock unless given. */
   clock?: Clock;
+  /**
+   * Container mode: until `complete`, a failed start leaves an adopted container running (it stops only one it
+   * started itself). Without it the supervisor counts as started.
+   */
+  startup?: StartupPhase;
 }
 
 function nestLog(): GatewayLog {
@@ -75,6 +80,7 @@ export function createGatewayService(config: AppConfig, options: GatewayServiceO
     new GatewaySecretFiles(config.dataDir, gateway.containerName),
     log,
     options.progress ?? ((line) => log.info(line)),
+    options.startup,
   );
   return new GatewayService(config, runtime, log, clock);
 }

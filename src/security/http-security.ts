@@ -9,6 +9,7 @@ import type { NodeMiddleware } from '../common/fast-route';
 import { AccessTokens, tagAccessLevel, TOKEN_COOKIE, type AccessLevel } from './access-tokens';
 import { sendRefusal, type Refusal } from './refusal';
 import { RequestOriginPolicy } from './request-origin-policy';
+import { answerClientErrors, JsonContentTypeGuard, jsonBodyParser, urlLengthCheck } from './request-shape';
 
 /** Liveness and readiness: open to every orchestrator, without a token and without a rate limit. */
 const OPEN_PATHS = new Set(['/health', '/health/ready']);
@@ -42,10 +43,13 @@ function clientKey(request: IncomingMessage): string {
 
 /**
  * Puts the security layers in front of every route, in this order: CORS (closed unless
- * security.corsOrigins), the rate limit per client address, the Host/Origin policy, the API token.
- * They are plain Node middleware registered in Express before anything else, so they also cover what Nest's
- * router does not see: Swagger UI at /docs and mcp-nest's self-mounted /mcp. Returns the layers after CORS,
- * for fast routes (serveFastRoutes), which run them too and leave requests with an Origin to Express.
+ * security.corsOrigins), the URL length (414), the rate limit per client address, the Host/Origin policy, the
+ * API token. They are plain Node middleware registered in Express before anything else, so they also cover
+ * what Nest's router does not see: Swagger UI at /docs and mcp-nest's self-mounted /mcp. Returns the layers
+ * after CORS, for fast routes (serveFastRoutes), which run them too and leave requests with an Origin to
+ * Express. Behind them the shape of the input (request-shape): the JSON body parser (413, 400, 415; Nest's
+ * own must be off), the Content-Type guard (415, after the access guard), and JSON answers for what Node's
+ * HTTP parser refuses (431 and others).
  */
 export function installHttpSecurity(app: INestApplication): NodeMiddleware[] {
   const config = app.get<AppConfig>(APP_CONFIG, { strict: false });
@@ -61,11 +65,17 @@ export function installHttpSecurity(app: INestApplication): NodeMiddleware[] {
   const store = new MemoryStore();
   (app.getHttpServer() as Server).once('close', () => store.shutdown());
   const layers = [
+    urlLengthCheck(),
     rateLimiter(config.security.rateLimitPerMinute, store),
     originCheck(origins),
     tokenCheck(tokens),
   ];
   for (const layer of layers) app.use(layer);
+  // Bodies are read only for callers the layers let in.
+  app.use(...jsonBodyParser());
+  // After the APP_GUARDs registered at creation (OperationAccessGuard): a read-only token's write stays a 403.
+  app.useGlobalGuards(new JsonContentTypeGuard());
+  answerClientErrors(app.getHttpServer() as Server);
   return layers;
 }
 
