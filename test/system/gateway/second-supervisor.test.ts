@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerLockPath, dataDirLockPath } from '../../../src/gateway/supervisor-lock';
-import { assertDockerAvailable, docker, REPO_ROOT, run } from '../../support/docker';
+import { CliProcess } from '../../support/cli-process';
+import { assertDockerAvailable, docker, run } from '../../support/docker';
 
 /**
  * One supervisor per gateway (issue 14): a second `start` of the same command (same container name) is refused
@@ -13,37 +13,6 @@ import { assertDockerAvailable, docker, REPO_ROOT, run } from '../../support/doc
 
 const IMAGE = 'ib-gateway-simulator:local';
 const sleep = async (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The built CLI (dist/, fresh from the image build, which runs `npm run build`) as a child process. */
-class CliProcess {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  output = '';
-
-  constructor(args: string[], env: Record<string, string>) {
-    const inherited = Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => !key.startsWith('IBGS_')),
-    );
-    this.child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'cli.js'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...inherited, ...env },
-    });
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-
-  async waitFor(pattern: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const match = this.output.match(pattern);
-      if (match) return match;
-      if (this.child.exitCode !== null) break;
-      await sleep(100);
-    }
-    throw new Error(`the CLI never printed ${String(pattern)}; its output:\n${this.output}`);
-  }
-}
 
 interface GatewayStatusBody {
   state: string;

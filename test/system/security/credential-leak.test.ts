@@ -1,7 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,11 +9,11 @@ import type { RunningService } from '../../../src/main';
 import {
   assertDockerAvailable,
   docker,
-  REPO_ROOT,
   removeTestContainers,
   run,
   TEST_CONTAINER_LABEL,
 } from '../../support/docker';
+import { CliProcess } from '../../support/cli-process';
 import { RfbClient } from '../../support/rfb-client';
 import { startTestService, testConfig } from '../../integration/service/service-harness';
 import { WebsocketTcpBridge } from '../../integration/vnc/websocket-tcp-bridge';
@@ -231,42 +230,6 @@ describe('credential hygiene with a real gateway container', () => {
     expect(leaks).toEqual([]);
   });
 });
-
-/** The built CLI (dist/, fresh from the image build above, which runs `npm run build`) as a child process. */
-class CliProcess {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  output = '';
-
-  constructor(args: string[], env: Record<string, string>) {
-    const inherited = Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => !key.startsWith('IBGS_')),
-    );
-    this.child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'cli.js'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...inherited, ...env },
-    });
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-
-  /** Its argument list as every process on the machine sees it (ps). */
-  commandLine(): string {
-    return readFileSync(`/proc/${this.child.pid}/cmdline`, 'utf8').split('\0').join(' ');
-  }
-
-  async waitFor(pattern: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const match = this.output.match(pattern);
-      if (match) return match;
-      if (this.child.exitCode !== null) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`the CLI never printed ${String(pattern)}; its output:\n${this.output}`);
-  }
-}
 
 describe('the built CLI with every secret given by file', () => {
   const containerName = `ibgs-test-cli-credentials-${process.pid}`;
