@@ -9,5 +9,7 @@ import { AccountService } from './account.service';
   imports: [ConnectionModule, ContractsModule],
   controllers: [AccountController],
   providers: [AccountRepository, AccountService],
+  // The order safety policy asks which accounts are managed (live or paper).
+  exports: [AccountRepository],
 })
 export class AccountModule {}

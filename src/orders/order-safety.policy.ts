@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.tokens';
 import type { AppConfig } from '../config/config.schema';
-import { OrdersRepository } from './orders.repository';
+import { AccountRepository } from '../account/account.repository';
 
 /** What the limits need to know about one order. */
 export interface OrderExposure {
@@ -38,7 +38,7 @@ export function isPaperAccount(account: string): boolean {
 export class OrderSafetyPolicy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly broker: OrdersRepository,
+    private readonly accounts: AccountRepository,
   ) {}
 
   /**
@@ -68,7 +68,7 @@ export class OrderSafetyPolicy {
     if (this.config.ib.tradingMode === 'live') {
       return `the gateway is logged into a live account (ib.tradingMode live) and ${advice}`;
     }
-    const managed = await this.broker.managedAccounts();
+    const managed = await this.accounts.managedAccounts();
     const concerned = account === undefined ? managed : [account];
     const live = concerned.filter((name) => name !== '' && !isPaperAccount(name));
     if (live.length === 0) return undefined;

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AccountModule } from '../account/account.module';
 import { ConnectionModule } from '../connection/connection.module';
 import { ContractsModule } from '../contracts/contracts.module';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
@@ -10,7 +11,7 @@ import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
 
 @Module({
-  imports: [ConnectionModule, ContractsModule],
+  imports: [ConnectionModule, ContractsModule, AccountModule],
   controllers: [OrdersController],
   providers: [
     OrdersRepository,

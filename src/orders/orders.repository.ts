@@ -147,8 +147,7 @@ function reportOf(open: OpenOrder): OrderReport {
 /**
  * The orders domain's conversation with IB, and the only file of src/orders that speaks @stoqey/ib: order
  * ids, placing, modifying and cancelling (through an OrderLink), what-if, the open-order stream and order
- * errors as BrokerEvents, open-order listings, executions and commissions, quotes for exposure pricing,
- * and the managed accounts.
+ * errors as BrokerEvents, open-order listings, executions and commissions, and quotes for exposure pricing.
  */
 @Injectable()
 export class OrdersRepository implements OnModuleDestroy {
@@ -221,10 +220,6 @@ export class OrdersRepository implements OnModuleDestroy {
 
   async nextOrderId(): Promise<number> {
     return this.ibApi.ibRequest('the next order id', async (ib) => ib.getNextValidOrderId());
-  }
-
-  async managedAccounts(): Promise<string[]> {
-    return this.ibApi.ibRequest('managed accounts', async (ib) => ib.getManagedAccounts());
   }
 
   /** Every open order at the broker (all clients, TWS too); what-if orders left out. */

@@ -5,7 +5,7 @@ import {
   type OrderExposure,
   type SafetySubject,
 } from '../../../src/orders/order-safety.policy';
-import type { OrdersRepository } from '../../../src/orders/orders.repository';
+import type { AccountRepository } from '../../../src/account/account.repository';
 
 type OrderSettings = AppConfig['orders'];
 
@@ -28,7 +28,7 @@ function policyWith(
       asked.managedAccounts++;
       return Promise.resolve(accounts);
     },
-  } as unknown as OrdersRepository;
+  } as unknown as AccountRepository;
   return { policy: new OrderSafetyPolicy(config, broker), asked };
 }
 
