@@ -24,7 +24,10 @@ simulator's control API on 4010. Simulator knobs: SIM_ACCEPTED_PASSWORD[_FILE] (
 IB account has; default "demo"; any TWS_USERID is accepted), SIM_LOGIN_DELAY_MS (default 1500),
 SIM_TWOFA=pending, SIM_LOGIN_FAULT=too-many-failed-logins|existing-session (with
 EXISTING_SESSION_DETECTED_ACTION=primary|primaryoverride|secondary|manual, default primary), SIM_ACCOUNTS,
-SIM_SEED, SIM_VERBOSE=1.
+SIM_SEED, SIM_VERBOSE=1, SIM_STATE_FILE (where the simulated broker keeps its orders, executions, order ids
+and positions, so that `docker restart` or `docker kill` + `docker start` keep them, as IB's servers keep
+orders across a gateway restart; default $TWS_SETTINGS_PATH/simulated-broker-state.json, i.e.
+/home/ibgateway/Jts/simulated-broker-state.json, a directory of uid 1000 in the image; `none`: memory only).
 
 Builds are serialized with a lock (flock), so concurrent test runs can call this script at the same time.
 
@@ -119,7 +122,8 @@ ldd "$node_bin" | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }' | while re
 done
 
 step "Minimal /etc, /tmp and the ibgateway home"
-mkdir -p "$ROOTFS/etc" "$ROOTFS/tmp" "$ROOTFS/home/ibgateway"
+# Jts is the settings directory; the simulator keeps its broker state there (SIM_STATE_FILE).
+mkdir -p "$ROOTFS/etc" "$ROOTFS/tmp" "$ROOTFS/home/ibgateway/Jts"
 chmod 1777 "$ROOTFS/tmp"
 cat >"$ROOTFS/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/sbin/nologin
@@ -141,23 +145,39 @@ cat >"$ROOTFS/etc/hosts" <<'EOF'
 ::1 localhost ip6-localhost ip6-loopback
 EOF
 if [[ "$(id -u)" == 0 ]]; then
-  chown 1000:1000 "$ROOTFS/home/ibgateway"
-  owner_flags=(--numeric-owner)
-else
-  # Without root the files cannot be given their owners here; tar records root for all of them.
-  owner_flags=(--owner=0 --group=0 --numeric-owner)
+  chown -R 1000:1000 "$ROOTFS/home/ibgateway"
 fi
+
+# The container runs as uid 1000 and writes under its home, so the home must be uid 1000's in the image. As
+# root the files carry their owners already; without root they cannot be given owners here, so tar records
+# root for everything but the home, which is appended as uid 1000.
+rootfs_tar() {
+  if [[ "$(id -u)" == 0 ]]; then
+    tar -C "$ROOTFS" --numeric-owner -cf - .
+    return
+  fi
+  local archive
+  archive="$(mktemp)"
+  tar -C "$ROOTFS" --owner=0 --group=0 --numeric-owner --exclude=./home/ibgateway -cf "$archive" .
+  tar -C "$ROOTFS" --owner=1000 --group=1000 --numeric-owner -rf "$archive" ./home/ibgateway
+  cat "$archive"
+  rm -f "$archive"
+}
 
 step "Importing $TAG"
 content_hash="$(
   cd "$ROOTFS"
-  find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+  {
+    find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    # Directories and their owners count too: a new writable directory must reach the image.
+    find . -type d -printf '%m %U:%G %p\n' | LC_ALL=C sort
+  } | sha256sum | cut -d' ' -f1
 )"
 existing_hash="$(docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$TAG" 2>/dev/null || true)"
 if [[ "$existing_hash" == "$content_hash" ]]; then
   echo "    $TAG already holds these files; nothing to import"
 else
-  tar -C "$ROOTFS" "${owner_flags[@]}" -cf - . | docker import \
+  rootfs_tar | docker import \
     --change 'ENTRYPOINT ["/usr/local/bin/node", "/app/dist/simulator/container-entrypoint.js"]' \
     --change 'USER 1000' \
     --change 'WORKDIR /app' \

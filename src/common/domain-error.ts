@@ -14,6 +14,8 @@ export const ErrorCode = {
   INTERNAL: 500,
   IB_ERROR: 502,
   NOT_CONNECTED: 503,
+  /** An order's state depends on a look at the broker that cannot be taken now. */
+  ORDER_STATE_UNKNOWN: 503,
   IB_TIMEOUT: 504,
 } as const;
 export type ErrorCode = keyof typeof ErrorCode;

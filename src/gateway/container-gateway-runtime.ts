@@ -124,6 +124,9 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
       );
       await this.docker.remove(stale.id);
     }
+    // No container of ours runs: secret files left by a run that died (e.g. a VNC password no longer
+    // configured) go before the new container's are written.
+    this.secrets.removeAll();
     const pulled = await this.docker.ensureImage(this.settings.image, this.progress);
     if (pulled === 'pulled') this.log.info(`Pulled ${this.settings.image}`);
     let container: ContainerFacts;

@@ -1,4 +1,4 @@
-import { merge, Subject, type Observable } from 'rxjs';
+import { map, merge, NEVER, Subject, type Observable } from 'rxjs';
 import { awaitReply } from '../common/await-reply';
 import type { Clock, ClockTimer } from '../common/clock';
 import { DomainError } from '../common/domain-error';
@@ -75,6 +75,8 @@ export class OrderLink {
     private readonly wire: OrderWire,
     private readonly events: Observable<BrokerEvent>,
     private readonly clock: Clock,
+    /** Emits when the session the request went out on is gone: no answer can come on it any more. */
+    private readonly sessionLost: Observable<unknown> = NEVER,
   ) {}
 
   /** Sends the orders (a bracket's legs in order) and answers IB's first word on each. */
@@ -177,7 +179,8 @@ export class OrderLink {
 
   /**
    * The broker's first word on each order: acknowledged (an open-order report) or rejected (an error). After
-   * a rejection the other legs' answers are waited for only REJECTION_GRACE_MS; unanswered ones are missing.
+   * a rejection the other legs' answers are waited for only REJECTION_GRACE_MS; unanswered ones are missing,
+   * as are all that were not answered when the session was lost.
    */
   private async acknowledgements(
     orderIds: number[],
@@ -186,13 +189,14 @@ export class OrderLink {
     const answers = new Map<number, Acknowledgement>();
     const waiting = new Set(orderIds);
     const graceOver = new Subject<'grace over'>();
+    const lost = this.sessionLost.pipe(map(() => 'session lost' as const));
     let grace: ClockTimer | undefined;
     try {
-      return await awaitReply<BrokerEvent | 'grace over', Map<number, Acknowledgement>>({
-        events: merge(this.events, graceOver),
+      return await awaitReply<BrokerEvent | 'grace over' | 'session lost', Map<number, Acknowledgement>>({
+        events: merge(this.events, graceOver, lost),
         send,
         match: (event) => {
-          if (event === 'grace over') return { answer: answers };
+          if (event === 'grace over' || event === 'session lost') return { answer: answers };
           const orderId = orderIdOf(event);
           if (!waiting.has(orderId)) return undefined;
           if (event.kind === 'report') answers.set(orderId, { accepted: true });

@@ -62,6 +62,8 @@ export interface OrderReport {
   parentId?: number | undefined;
   permId?: number | undefined;
   clientId?: number | undefined;
+  /** The idempotency key the order was placed with. */
+  orderRef?: string | undefined;
   account?: string | undefined;
   contract: ContractView;
   side?: string | undefined;
@@ -78,6 +80,17 @@ export interface OrderReport {
   remaining?: number | undefined;
   avgFillPrice?: number | undefined;
   lastFillPrice?: number | undefined;
+}
+
+/** An order the broker finished (filled or cancelled), as its completed-orders listing describes it. */
+export interface CompletedOrderReport {
+  permId?: number | undefined;
+  orderRef?: string | undefined;
+  contract: ContractView;
+  side?: string | undefined;
+  quantity?: number | undefined;
+  filled?: number | undefined;
+  status: string;
 }
 
 /** IB's what-if answer as it sent it (unset figures are IB's "unset" doubles); journaled as is. */
@@ -119,6 +132,8 @@ export interface ExecutionReport {
   orderId?: number | undefined;
   execId?: string | undefined;
   clientId?: number | undefined;
+  permId?: number | undefined;
+  orderRef?: string | undefined;
   symbol?: string | undefined;
   conId?: number | undefined;
   side?: string | undefined;

@@ -3,10 +3,9 @@ import type { Subscription } from 'rxjs';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { IB_API_TARGET } from '../config/config.tokens';
 import { IbCode, isInformationCode } from '../connection/ib-errors';
-import { IbSession, type IbApiTarget } from '../connection/ib-session.repository';
+import type { IbApiTarget } from '../connection/ib-session.repository';
 import { OrderJournalRepository, type JournalEntry } from './order-journal.repository';
 import {
-  isOpenStatus,
   trackedOf,
   type BrokerEvent,
   type OrderReport,
@@ -51,7 +50,6 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
   private executionsStale = false;
 
   constructor(
-    private readonly ibApi: IbSession,
     private readonly broker: OrdersRepository,
     private readonly journal: OrderJournalRepository,
     @Inject(IB_API_TARGET) private readonly target: IbApiTarget,
@@ -60,12 +58,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     for await (const entry of this.journal.entries()) this.replay(entry);
-    this.subscriptions.push(
-      this.broker.events.subscribe((event) => this.onEvent(event)),
-      this.ibApi.states.subscribe((state) => {
-        if (state === 'connected' && this.broker.follow()) this.relist();
-      }),
-    );
+    this.subscriptions.push(this.broker.events.subscribe((event) => this.onEvent(event)));
   }
 
   onModuleDestroy(): void {
@@ -141,14 +134,6 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     else this.onError(event.orderId, event.code, event.message);
   }
 
-  /** The stream's listing cannot be told complete; a one-shot listing can: reconcile against it. */
-  private relist(): void {
-    this.whileRelisting(async () => this.broker.openOrderIds()).then(
-      async (listed) => this.reconcile(listed),
-      (error: unknown) => this.logger.warn(`Could not list open orders after connecting: ${String(error)}`),
-    );
-  }
-
   /** Applies one broker report; journals it when it is a fresh message or changes what we knew. */
   private update(report: OrderReport, event: 'openOrder' | 'orderStatus', fresh: boolean): TrackedOrder {
     const previous = this.orders.get(report.orderId);
@@ -185,46 +170,31 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /**
-   * After a (re)connect: an order we last saw open but the broker no longer lists finished while we were
-   * not watching. Its executions tell whether it filled; otherwise it was cancelled or expired (Unknown).
-   */
-  private async reconcile(listed: number[]): Promise<void> {
-    const listedIds = new Set(listed);
-    const vanished = this.all().filter(
-      (order) =>
-        isOpenStatus(order.status) &&
-        !this.expected.has(order.orderId) &&
-        order.clientId === this.target.clientId &&
-        !listedIds.has(order.orderId),
-    );
-    if (vanished.length === 0) return;
-    const fills = await this.fetchExecutions().catch(() => undefined);
-    if (!fills) return;
-    for (const stale of vanished) {
-      const current = this.orders.get(stale.orderId);
-      if (!current || !isOpenStatus(current.status)) continue;
-      const filled = fills.get(stale.orderId) ?? 0;
-      const reconciled: TrackedOrder = {
-        ...current,
-        status: filled >= current.quantity ? 'Filled' : 'Unknown',
-        filled: Math.max(filled, current.filled),
-        remaining: Math.max(0, current.quantity - Math.max(filled, current.filled)),
-        updatedAt: this.now(),
-      };
-      this.orders.set(reconciled.orderId, reconciled);
-      this.journal.record({
-        type: 'response',
-        event: 'reconciled',
-        orderId: reconciled.orderId,
-        order: reconciled,
-        reason: 'no longer listed open by the broker after a reconnect; status from its executions',
-      });
+  /** A broker report applied to what the service knew of the order (not stored: see reconciled). */
+  trackedOf(report: OrderReport): TrackedOrder {
+    return trackedOf(report, this.orders.get(report.orderId), this.now());
+  }
+
+  /** The state reconciliation with the broker found for an order; always journaled, with the reason. */
+  reconciled(order: TrackedOrder, reason: string): void {
+    const previous = this.orders.get(order.orderId);
+    this.orders.set(order.orderId, order);
+    this.expected.delete(order.orderId);
+    this.journal.record({ type: 'response', event: 'reconciled', orderId: order.orderId, order, reason });
+    if (order.filled > (previous?.filled ?? 0)) this.refreshExecutions();
+  }
+
+  /** Orders the broker provably never got (an uncertain send that did not arrive): forgotten, journaled. */
+  absent(orderIds: number[], reason: string): void {
+    for (const orderId of orderIds) {
+      this.expected.delete(orderId);
+      if (!this.orders.delete(orderId)) continue;
+      this.journal.record({ type: 'response', event: 'absent', orderId, reason });
     }
   }
 
   /** Fetches executions after a fill; concurrent fills share one fetch, and a fill during it asks for another. */
-  private refreshExecutions(): void {
+  refreshExecutions(): void {
     if (this.executionsRefresh) {
       this.executionsStale = true;
       return;
@@ -299,6 +269,9 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
       case 'orderStatus':
       case 'reconciled':
         this.orders.set(orderId, entry.order as TrackedOrder);
+        break;
+      case 'absent':
+        this.orders.delete(orderId);
         break;
       case 'error': {
         const order = this.orders.get(orderId);

@@ -49,7 +49,7 @@ export class OrdersController {
   @Operation({
     name: 'place_order',
     summary: 'Place an order (MKT, LMT, STP, STP LMT, TRAIL, or a bracket)',
-    description: `Places an order with IB and answers once IB acknowledged or rejected it. With bracket, places the entry plus a take-profit and a stop-loss child in one call and returns the three ids. Give an idempotencyKey to make retries safe: the same key returns the original order instead of placing another. ${SAFETY_NOTE}`,
+    description: `Places an order with IB and answers once IB acknowledged or rejected it. With bracket, places the entry plus a take-profit and a stop-loss child in one call and returns the three ids. Give an idempotencyKey to make retries safe: the same key returns the original order instead of placing another, and a key whose earlier attempt ended uncertain (timeout, dropped connection, crash) is first looked up at IB (it is the order's orderRef): found, its real state is answered; provably absent, the order is placed now, once. When IB cannot be asked the answer is 503 ORDER_STATE_UNKNOWN with retryAfterSeconds: retry with the same key. ${SAFETY_NOTE}`,
     path: '',
     input: PlaceOrderInput,
     output: PlaceOrderResult,
@@ -129,7 +129,7 @@ export class OrdersController {
     name: 'get_order_status',
     summary: 'Get the status of an order',
     description:
-      "One order's status, fills, average price and commission, by order id or by the idempotency key it was placed with; a bracket entry comes with its children. Known across restarts (from the audit journal).",
+      "One order's status, fills, average price and commission, by order id or by the idempotency key it was placed with; a bracket entry comes with its children. Known across restarts (from the audit journal). By key it tells the same story as place_order: an uncertain key is looked up at IB first (503 ORDER_STATE_UNKNOWN when IB cannot be asked), and 404 means IB has no order with that key.",
     path: 'status',
     input: OrderStatusInput,
     output: OrderStatusResult,

@@ -4,6 +4,7 @@ import { ConnectionModule } from '../connection/connection.module';
 import { ContractsModule } from '../contracts/contracts.module';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { OrderJournalRepository } from './order-journal.repository';
+import { OrderReconciler } from './order-reconciler';
 import { OrderSafetyPolicy } from './order-safety.policy';
 import { OrderTracker } from './order-tracker';
 import { OrdersController } from './orders.controller';
@@ -19,6 +20,7 @@ import { OrdersService } from './orders.service';
     IdempotencyKeyRepository,
     OrderSafetyPolicy,
     OrderTracker,
+    OrderReconciler,
     OrdersService,
   ],
   exports: [OrdersService],

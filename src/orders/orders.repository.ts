@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import {
+  EventName,
   IBApiTickType,
   OrderAction,
   type Contract,
@@ -8,14 +9,18 @@ import {
   type OpenOrdersUpdate,
   type OptionType,
   type Order,
+  type OrderState,
   type OrderType,
   type SecType,
   type TimeInForce,
 } from '@stoqey/ib';
-import { lastValueFrom, map, merge, Subject, type Observable, type Subscription } from 'rxjs';
+import { Mutex } from 'async-mutex';
+import { filter, lastValueFrom, map, merge, Subject, type Observable, type Subscription } from 'rxjs';
+import { awaitReply } from '../common/await-reply';
+import { DomainError } from '../common/domain-error';
 import { CLOCK, type Clock } from '../common/clock';
 import { IB_API_TARGET } from '../config/config.tokens';
-import { IbSession, type IbApiTarget } from '../connection/ib-session.repository';
+import { IB_REQUEST_TIMEOUT_MS, IbSession, type IbApiTarget } from '../connection/ib-session.repository';
 import type { QualifiedContract } from '../contracts/contracts.service';
 import { OrderLink, type OrderWire } from './order-link';
 import {
@@ -23,6 +28,7 @@ import {
   realNumber,
   type BrokerEvent,
   type CommissionReport,
+  type CompletedOrderReport,
   type ExecutionReport,
   type OrderContractRef,
   type OrderFields,
@@ -125,6 +131,7 @@ function reportOf(open: OpenOrder): OrderReport {
     parentId: order.parentId !== undefined && order.parentId > 0 ? order.parentId : undefined,
     permId: order.permId,
     clientId: order.clientId,
+    ...(order.orderRef ? { orderRef: order.orderRef } : {}),
     account: order.account,
     contract: contractView(contractRefOf(open.contract)),
     side: order.action === undefined ? undefined : String(order.action),
@@ -158,6 +165,7 @@ export class OrdersRepository implements OnModuleDestroy {
   private stream: Subscription | undefined;
   /** The orderStatus object last seen per order: IBApiNext replaces it on every ORDER_STATUS. */
   private readonly lastStatusObject = new Map<number, unknown>();
+  private readonly completedListing = new Mutex();
   readonly events: Observable<BrokerEvent>;
 
   constructor(
@@ -192,7 +200,8 @@ export class OrdersRepository implements OnModuleDestroy {
       cancelOrder: (orderId) => ib.cancelOrder(orderId),
       cancelAllOrders: () => ib.cancelAllOrders(),
     };
-    return new OrderLink(wire, this.events, this.clock);
+    const sessionLost = this.ibApi.states.pipe(filter((state) => state !== 'connected'));
+    return new OrderLink(wire, this.events, this.clock, sessionLost);
   }
 
   /** Follows the open-order stream of the current IB client; true when it started following it now. */
@@ -236,18 +245,68 @@ export class OrdersRepository implements OnModuleDestroy {
     return (listing?.all ?? []).map((open) => open.orderId);
   }
 
-  /** This client's executions and the commission reports on them. */
-  async executions(): Promise<{ executions: ExecutionReport[]; commissions: CommissionReport[] }> {
-    const filter = { clientId: String(this.target.clientId) };
-    const details = await this.ibApi.ibRequest('executions', async (ib) => ib.getExecutionDetails(filter));
+  /**
+   * The orders the broker finished today (filled or cancelled), of every client. IB sends them without
+   * order id or client id: they are told apart by permId and orderRef. IBApiNext has no call for it, so the
+   * raw client's events are awaited; one listing at a time, as their answers carry no request id.
+   */
+  async completedOrders(): Promise<CompletedOrderReport[]> {
+    return this.completedListing.runExclusive(async () => {
+      this.ibApi.ibClient('completed orders');
+      const api = this.ibApi.ibRawApi();
+      const listed = new Subject<CompletedOrderReport | 'end'>();
+      const onOrder = (contract: Contract, order: Order, state: OrderState): void =>
+        listed.next({
+          permId: order.permId,
+          ...(order.orderRef ? { orderRef: order.orderRef } : {}),
+          contract: contractView(contractRefOf(contract)),
+          side: order.action === undefined ? undefined : String(order.action),
+          quantity: realNumber(order.totalQuantity),
+          filled: realNumber(order.filledQuantity),
+          status: state.status ? String(state.status) : 'Unknown',
+        });
+      const onEnd = (): void => listed.next('end');
+      api.on(EventName.completedOrder, onOrder).on(EventName.completedOrdersEnd, onEnd);
+      const orders: CompletedOrderReport[] = [];
+      try {
+        return await awaitReply<CompletedOrderReport | 'end', CompletedOrderReport[]>({
+          events: listed,
+          send: () => api.reqCompletedOrders(false),
+          match: (event) => {
+            if (event === 'end') return { answer: orders };
+            orders.push(event);
+            return undefined;
+          },
+          timeoutMs: IB_REQUEST_TIMEOUT_MS,
+          onTimeout: () =>
+            new DomainError(
+              'IB_TIMEOUT',
+              `IB did not list the completed orders within ${IB_REQUEST_TIMEOUT_MS / 1000} s`,
+            ),
+          clock: this.clock,
+        });
+      } finally {
+        api.off(EventName.completedOrder, onOrder).off(EventName.completedOrdersEnd, onEnd);
+      }
+    });
+  }
+
+  /** This client's executions (every client's with `allClients`) and the commission reports on them. */
+  async executions(
+    allClients = false,
+  ): Promise<{ executions: ExecutionReport[]; commissions: CommissionReport[] }> {
+    const clients = allClients ? {} : { clientId: String(this.target.clientId) };
+    const details = await this.ibApi.ibRequest('executions', async (ib) => ib.getExecutionDetails(clients));
     const reports = await this.ibApi.ibRequest('commission reports', async (ib) =>
-      ib.getCommissionReport(filter),
+      ib.getCommissionReport(clients),
     );
     return {
       executions: details.map(({ execution, contract }) => ({
         orderId: execution.orderId,
         execId: execution.execId,
         clientId: execution.clientId,
+        permId: execution.permId,
+        ...(execution.orderRef ? { orderRef: execution.orderRef } : {}),
         symbol: contract.symbol,
         conId: contract.conId,
         side: execution.side,

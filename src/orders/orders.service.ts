@@ -1,14 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Mutex } from 'async-mutex';
 import type { z } from 'zod';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { IB_API_TARGET } from '../config/config.tokens';
 import { toDomainError } from '../connection/ib-errors';
-import { IB_REQUEST_TIMEOUT_MS, type IbApiTarget } from '../connection/ib-session.repository';
+import { IB_REQUEST_TIMEOUT_MS, IbSession, type IbApiTarget } from '../connection/ib-session.repository';
 import type { ContractQuery } from '../contracts/contracts.schemas';
 import { ContractsService } from '../contracts/contracts.service';
-import { fingerprintOf, IdempotencyKeyRepository } from './idempotency-key.repository';
+import { fingerprintOf, IdempotencyKeyRepository, isFree, isUncertain } from './idempotency-key.repository';
 import { journaled, journalSent, type RequestContext } from './journaled-request';
 import { OrderJournalRepository } from './order-journal.repository';
 import {
@@ -30,6 +29,7 @@ import {
   type PlaceInput,
 } from './order-requests';
 import { OrderSafetyPolicy, type OrderExposure, type SafetySubject } from './order-safety.policy';
+import { OrderReconciler, UNKNOWN_STATE_RETRY_SECONDS } from './order-reconciler';
 import { OrderTracker } from './order-tracker';
 import { orderContractOf, OrdersRepository, wireForm } from './orders.repository';
 import {
@@ -56,8 +56,6 @@ type PlaceResult = z.infer<typeof PlaceOrderResult>;
  */
 @Injectable()
 export class OrdersService {
-  /** Order ids are handed out and used in order: one placement (or preview) at a time. */
-  private readonly placement = new Mutex();
   private lastOrderId = 0;
 
   constructor(
@@ -67,6 +65,9 @@ export class OrdersService {
     private readonly journal: OrderJournalRepository,
     private readonly keys: IdempotencyKeyRepository,
     private readonly safety: OrderSafetyPolicy,
+    /** Order ids are handed out and used in order: one placement (or preview) at a time, in its turns. */
+    private readonly reconciler: OrderReconciler,
+    private readonly session: IbSession,
     @Inject(IB_API_TARGET) private readonly target: IbApiTarget,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -78,7 +79,7 @@ export class OrdersService {
         account: input.account,
         exposure: this.exposure(input, contract),
       }));
-      const figures = await this.placement.runExclusive(async () => {
+      const figures = await this.reconciler.exclusive(async () => {
         const [orderId = 0] = await this.allocateOrderIds(1);
         request.orderIds = [orderId];
         const link = this.broker.link('a what-if order');
@@ -97,17 +98,22 @@ export class OrdersService {
     return journaled(this.journal, 'place_order', input, async (request) => {
       const { idempotencyKey: key, ...parameters } = input;
       const fingerprint = key === undefined ? '' : fingerprintOf(parameters);
-      const earlier = this.replay(key, fingerprint, request);
-      if (earlier) return earlier;
+      // A key seen before is answered for first: an uncertain one after asking IB, before any other check.
+      if (key !== undefined && this.keys.recall(key, fingerprint)) {
+        const earlier = await this.reconciler.exclusive(async () =>
+          this.outcomeOf(key, fingerprint, request),
+        );
+        if (earlier) return earlier;
+      }
       const { contract } = await this.allowed(request, async () => {
         const contract = await this.orderContract(input);
         return { account: input.account, exposure: this.exposure(input, contract), contract };
       });
       if (input.bracket && input.orderType === 'MKT') await this.checkMarketBracket(input, contract);
 
-      return this.placement.runExclusive(async () => {
+      return this.reconciler.exclusive(async () => {
         // A retry with the same key may have waited here for the original to finish.
-        const concurrent = this.replay(key, fingerprint, request);
+        const concurrent = key === undefined ? undefined : await this.outcomeOf(key, fingerprint, request);
         if (concurrent) return concurrent;
         const ids = await this.allocateOrderIds(input.bracket ? 3 : 1);
         const orders = ordersToSend(input, ids, key);
@@ -117,21 +123,17 @@ export class OrdersService {
         const link = this.broker.link('orders');
         // The key is bound before anything is sent: a crash after sending must not allow a second order.
         if (key !== undefined) await this.keys.reserve(key, fingerprint, ids);
-        try {
-          const { contract: sentContract } = wireForm(contract);
-          const idempotency = key === undefined ? {} : { idempotencyKey: key };
-          await journalSent(this.journal, request, {
-            ...idempotency,
-            contract: sentContract,
-            orders: pending,
-          });
-        } catch (error) {
-          if (key !== undefined) await this.keys.release(key);
-          throw error;
-        }
+        const { contract: sentContract } = wireForm(contract);
+        await journalSent(this.journal, request, {
+          ...(key === undefined ? {} : { idempotencyKey: key }),
+          contract: sentContract,
+          orders: pending,
+        });
+        if (key !== undefined) await this.keys.mark(key, 'sent');
         for (const view of pending) this.tracker.expect(view);
         const answers = await link.place(contract, orders);
         await this.failUnlessAccepted(answers, ids, contract, key);
+        if (key !== undefined) await this.keys.mark(key, 'acknowledged');
         return this.placedResult(ids, key, false);
       });
     });
@@ -211,17 +213,8 @@ export class OrdersService {
   async status(
     input: z.infer<typeof OrderStatusInput>,
   ): Promise<{ order: OrderView; children: OrderView[] }> {
-    let orderId = input.orderId;
-    if (input.idempotencyKey !== undefined) {
-      const record = this.keys.find(input.idempotencyKey);
-      if (!record) {
-        throw new DomainError(
-          'NOT_FOUND',
-          `No order was placed with idempotency key ${input.idempotencyKey}`,
-        );
-      }
-      orderId = record.orderIds[0];
-    }
+    const orderId =
+      input.idempotencyKey === undefined ? input.orderId : await this.orderIdOfKey(input.idempotencyKey);
     if (orderId === undefined) throw new DomainError('INVALID_INPUT', 'Give orderId or idempotencyKey');
     if (!this.tracker.get(orderId)) {
       // Not one of this service's orders: it may still be open at the broker (TWS, another client).
@@ -246,6 +239,31 @@ export class OrdersService {
     return this.journal.query(input);
   }
 
+  /**
+   * The entry order of a key, as place_order would answer for it: an uncertain key is settled with IB first;
+   * NOT_FOUND when nothing was placed with it (never, rejected, or provably not at IB).
+   */
+  private async orderIdOfKey(key: string): Promise<number | undefined> {
+    let record = this.keys.find(key);
+    if (record && isUncertain(record.state)) {
+      const uncertain = record;
+      record = await this.reconciler.exclusive(async () => {
+        // Settled meanwhile (e.g. by the placement that held the turn) or still uncertain: ask IB.
+        const now = this.keys.find(key) ?? uncertain;
+        return isUncertain(now.state) ? this.reconciler.settle(now) : now;
+      });
+    }
+    if (!record || record.state === 'absent') {
+      throw new DomainError(
+        'NOT_FOUND',
+        record
+          ? `No order exists with idempotency key ${key}: IB was asked and has none (${record.at}); place_order with this key places it`
+          : `No order was placed with idempotency key ${key}`,
+      );
+    }
+    return record.orderIds[0];
+  }
+
   // ---- Policy steps ----
 
   /** The safety checks as one step: read-only, then `prepare`, then live account and limits. */
@@ -261,14 +279,20 @@ export class OrdersService {
     );
   }
 
-  /** The original order of a key seen before; CONFLICT when the key comes with other parameters. */
-  private replay(
-    key: string | undefined,
+  /**
+   * What a key seen before stands for (the caller holds the reconciler's turn): its orders when the broker
+   * has them (an uncertain key is settled by asking IB first), undefined when it may place (never seen, or
+   * its order provably does not exist). CONFLICT when it came with other parameters; ORDER_STATE_UNKNOWN
+   * when IB cannot be asked now.
+   */
+  private async outcomeOf(
+    key: string,
     fingerprint: string,
     request: RequestContext,
-  ): PlaceResult | undefined {
-    const record = key === undefined ? undefined : this.keys.recall(key, fingerprint);
-    if (!record) return undefined;
+  ): Promise<PlaceResult | undefined> {
+    let record = this.keys.recall(key, fingerprint);
+    if (record && isUncertain(record.state)) record = await this.reconciler.settle(record);
+    if (!record || isFree(record.state)) return undefined;
     request.orderIds = record.orderIds;
     return this.placedResult(record.orderIds, key, true);
   }
@@ -289,8 +313,9 @@ export class OrdersService {
   }
 
   /**
-   * Throws the broker's rejection (or a timeout) as a domain error. A rejected bracket leaves nothing
-   * behind (its held, never transmitted legs are cancelled), so its key is released: a retry may place it.
+   * Throws the broker's rejection (or a missing answer) as a domain error. A rejected bracket leaves nothing
+   * behind (its held, never transmitted legs are cancelled), so its key may place again. Orders not answered
+   * (a timeout, or the session lost while sending) leave the key unknown: a retry asks IB before it answers.
    */
   private async failUnlessAccepted(
     answers: Map<number, Acknowledgement>,
@@ -305,18 +330,30 @@ export class OrdersService {
       if (accepted.length > 0) {
         this.broker.link('cancelling the rest of a rejected bracket').cancelEach(accepted);
       }
-      if (key !== undefined) await this.keys.release(key);
+      if (key !== undefined) await this.keys.mark(key, 'rejected');
       const subject = contract.symbol ?? `conId ${contract.conId}`;
       throw toDomainError(answer, { request: 'order', subject, orderId });
     }
     const unanswered = ids.filter((orderId) => !answers.has(orderId));
-    if (unanswered.length > 0) {
+    if (unanswered.length === 0) return;
+    if (key !== undefined) await this.keys.mark(key, 'unknown');
+    const orders = `order ${unanswered.join(', ')}`;
+    const next =
+      key === undefined
+        ? 'check get_open_orders before placing it again: without an idempotency key a retry places a second order'
+        : `retry with idempotency key ${key}: the retry asks IB and places the order only if IB does not have it`;
+    if (!this.session.isConnected) {
       throw new DomainError(
-        'IB_TIMEOUT',
-        `IB did not acknowledge order ${unanswered.join(', ')} within ${IB_REQUEST_TIMEOUT_MS / 1000} s; it may still be working: check get_order_status before placing it again${key === undefined ? '' : ` (a retry with idempotency key ${key} is safe)`}`,
-        { orderIds: ids },
+        'ORDER_STATE_UNKNOWN',
+        `The connection to IB was lost while ${orders} was being sent: whether IB got it is unknown; ${next}`,
+        { orderIds: ids, retryAfterSeconds: UNKNOWN_STATE_RETRY_SECONDS },
       );
     }
+    throw new DomainError(
+      'IB_TIMEOUT',
+      `IB did not acknowledge ${orders} within ${IB_REQUEST_TIMEOUT_MS / 1000} s; it may still be working: ${next}`,
+      { orderIds: ids },
+    );
   }
 
   /** A MKT bracket's exits are checked against the current price, as a LMT bracket's are against its limit. */

@@ -22,11 +22,20 @@ export interface FaultEvents {
 export const FREEZE_SCOPES = ['gateway', 'subscriptions', 'connections'] as const;
 export type FreezeScope = (typeof FREEZE_SCOPES)[number];
 
+/**
+ * When the one-shot order fault drops the connections: before the order reaches the book, or after it was
+ * accepted and persisted but before any message about it leaves (the acknowledgement is lost).
+ */
+export const DROP_ON_NEXT_ORDER_MODES = ['before-accepting', 'after-accepting'] as const;
+export type DropOnNextOrder = (typeof DROP_ON_NEXT_ORDER_MODES)[number];
+
 export class FaultState extends EventEmitter<FaultEvents> {
   /** Ticks stop while the socket stays up: the classic stale-data failure. */
   marketDataFrozen = false;
   /** The market data farm is down (2103); ticks stop until it is restored (2104). */
   marketFarmDown = false;
+  /** Armed by the control surface; the next new order (not a what-if, not a modification) disarms it. */
+  dropOnNextOrder: DropOnNextOrder | undefined;
 
   get marketDataFlowing(): boolean {
     return !this.marketDataFrozen && !this.marketFarmDown;

@@ -1,4 +1,4 @@
-import { Broker } from './broker/broker';
+import { Broker, type BrokerStateRestore } from './broker/broker';
 import { GatewayLogin, type GatewayState } from './control/gateway-login';
 import { formatTwsDateTime, SimulatorClock } from './control/simulator-clock';
 import { Market } from './market/market';
@@ -21,7 +21,12 @@ import {
 } from './protocol/messages';
 import { TwsServer, type WireTap } from './protocol/tws-server';
 import { NewsBulletins } from './control/news-bulletins';
-import { FaultState, type FreezeScope, type SimulatorContext } from './simulator-context';
+import {
+  FaultState,
+  type DropOnNextOrder,
+  type FreezeScope,
+  type SimulatorContext,
+} from './simulator-context';
 import { VncServer } from './vnc/vnc-server';
 
 export interface SimulatorOptions {
@@ -42,6 +47,11 @@ export interface SimulatorOptions {
   vnc?: { port: number; host?: string; password?: string };
   /** Timers and limits of the market data feed (tick interval, line limit, ...). */
   marketData?: MarketHandlerOptions;
+  /**
+   * Where the simulated broker keeps its orders, executions, id counters and accounts, so that they survive
+   * the simulator process (restored at start, written before every acknowledgement). Memory only without.
+   */
+  brokerStateFile?: string;
   log?: (line: string) => void;
 }
 
@@ -56,9 +66,31 @@ export interface SimulatorStats {
   clock: string;
   clockIsReal: boolean;
   activeMarketDataSubscriptions: number;
+  /** The armed one-shot order fault ({@link IbGatewaySimulator.dropConnectionsOnNextOrder}), or null. */
+  dropConnectionsOnNextOrder: DropOnNextOrder | null;
 }
 
 const FARMS = { market: 'usfarm', hmds: 'ushmds', secDef: 'secdefnj' } as const;
+
+/** One line on what the broker started from. */
+export function describeBrokerState(restore: BrokerStateRestore): string {
+  switch (restore.outcome) {
+    case 'in-memory':
+      return 'broker state: in memory only';
+    case 'fresh':
+      return `broker state: ${restore.path} (new)`;
+    case 'restored':
+      return (
+        `broker state: restored ${restore.orders} orders and ${restore.executions} executions from ` +
+        restore.path +
+        (restore.skipped > 0
+          ? ` (${restore.skipped} of instruments or accounts no longer listed left out)`
+          : '')
+      );
+    case 'unreadable':
+      return `broker state: ${restore.path} is unreadable (${restore.reason}); starting empty`;
+  }
+}
 
 /**
  * An IB Gateway that @stoqey/ib cannot tell from the real one for everything this product uses.
@@ -78,6 +110,7 @@ export class IbGatewaySimulator {
   private pacingViolations = 0;
   private refuseTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private restore: BrokerStateRestore | undefined;
 
   constructor(private readonly options: SimulatorOptions = {}) {
     const log = options.log ?? (() => undefined);
@@ -102,7 +135,10 @@ export class IbGatewaySimulator {
     };
     this.market = new Market({ seed: this.context.seed, clock: this.clock });
     this.marketHandlers = registerMarketHandlers(this.context, this.market, options.marketData);
-    this.broker = new Broker(this.context, this.market, { nextOrderId: options.nextOrderId ?? 1000 });
+    this.broker = new Broker(this.context, this.market, {
+      nextOrderId: options.nextOrderId ?? 1000,
+      stateFile: options.brokerStateFile,
+    });
     this.broker.register();
     this.news = new NewsBulletins(this.server);
     this.registerSystemHandlers();
@@ -121,8 +157,12 @@ export class IbGatewaySimulator {
       : undefined;
   }
 
-  /** Starts listening; resolves with the API port. */
+  /** Restores the broker's saved state (once), then starts listening; resolves with the API port. */
   async start(): Promise<number> {
+    if (!this.restore) {
+      this.restore = this.broker.restoreState();
+      this.context.log(describeBrokerState(this.restore));
+    }
     const port = await this.server.listen();
     if (this.vnc) await this.vnc.listen();
     return port;
@@ -136,6 +176,11 @@ export class IbGatewaySimulator {
     this.marketHandlers.dispose();
     this.broker.dispose();
     await Promise.all([this.server.close(), this.vnc?.close()]);
+  }
+
+  /** What the broker started from (after {@link start}): memory, a new or a restored state file. */
+  get brokerStateRestore(): BrokerStateRestore | undefined {
+    return this.restore;
   }
 
   get port(): number {
@@ -174,6 +219,15 @@ export class IbGatewaySimulator {
 
   dropConnections(): void {
     this.server.dropAllConnections();
+  }
+
+  /**
+   * One-shot: the next new order (not a what-if, not a modification) drops every API connection, either
+   * before the broker looks at it (it is never placed) or once it is accepted and saved but before any
+   * message about it is sent (placed, acknowledgement lost). undefined disarms.
+   */
+  dropConnectionsOnNextOrder(when: DropOnNextOrder | undefined): void {
+    this.faults.dropOnNextOrder = when;
   }
 
   /** Stops listening for `durationMs` (clients see ECONNREFUSED), then listens again on the same port. */
@@ -259,6 +313,7 @@ export class IbGatewaySimulator {
       clock: new Date(this.clock.now()).toISOString(),
       clockIsReal: this.clock.isReal,
       activeMarketDataSubscriptions: this.marketHandlers.activeSubscriptions(),
+      dropConnectionsOnNextOrder: this.faults.dropOnNextOrder ?? null,
     };
   }
 

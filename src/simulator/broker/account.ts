@@ -1,6 +1,7 @@
 import type { Instrument, SecType } from '../market/instrument';
 import { easternDay } from '../market/universe';
-import type { MarketView } from './market-view';
+import type { LedgerState } from './broker-state';
+import type { InstrumentLookup, MarketView } from './market-view';
 
 /** Every managed account starts with this much cash and nothing else. */
 export const STARTING_CASH = 1_000_000;
@@ -323,6 +324,46 @@ export class Ledger {
       initMargin: values.initMargin - (current?.initMargin ?? 0) + exposureAfter * rates[0],
       maintMargin: values.maintMargin - (current?.maintMargin ?? 0) + exposureAfter * rates[1],
     };
+  }
+
+  toState(): LedgerState {
+    return {
+      accounts: [...this.books.values()].map((book) => ({
+        account: book.name,
+        cash: Object.fromEntries(book.cash),
+        // Positions closed today stay: their realized PnL is part of the day's figures.
+        positions: [...book.positions.values()].map(({ instrument, account: _account, ...position }) => ({
+          conId: instrument.conId,
+          ...position,
+        })),
+        day: book.day,
+        previousDayEquityWithLoan: book.previousDayEquityWithLoan,
+      })),
+    };
+  }
+
+  /**
+   * Takes over saved accounts: only those still managed, positions only in instruments the market still
+   * lists. Nothing changes unless the whole state could be read.
+   */
+  restore(state: LedgerState, instrumentOf: InstrumentLookup): void {
+    const restored: AccountBook[] = [];
+    for (const saved of state.accounts) {
+      if (!this.books.has(saved.account)) continue;
+      const positions = new Map<number, Position>();
+      for (const { conId, ...figures } of saved.positions) {
+        const instrument = instrumentOf(conId);
+        if (instrument) positions.set(conId, { account: saved.account, instrument, ...figures });
+      }
+      restored.push({
+        name: saved.account,
+        cash: new Map(Object.entries(saved.cash)),
+        positions,
+        day: saved.day,
+        previousDayEquityWithLoan: saved.previousDayEquityWithLoan,
+      });
+    }
+    for (const book of restored) this.books.set(book.name, book);
   }
 
   /** USD per unit of `currency`, from the universe's FX pairs. */

@@ -1,6 +1,28 @@
 import type { Ledger } from './account';
+import type { Order } from './order';
 import type { OrderBook } from './order-book';
 import type { OrderStatus } from './order-messages';
+
+/** One order as the control surface shows it. */
+export interface OrderSummary {
+  orderId: number;
+  permId: number;
+  clientId: number;
+  orderRef: string;
+  account: string;
+  conId: number;
+  symbol: string;
+  action: string;
+  orderType: string;
+  totalQuantity: number;
+  lmtPrice?: number;
+  auxPrice?: number;
+  status: OrderStatus;
+  filled: number;
+  remaining: number;
+  /** 0 for an order without a parent. */
+  parentId: number;
+}
 
 /** The broker's state as the control surface shows it: plain data, safe to serialise as JSON. */
 export interface BrokerSnapshot {
@@ -23,26 +45,35 @@ export interface BrokerSnapshot {
       unrealizedPnl: number;
     }[];
   }[];
-  openOrders: {
-    orderId: number;
-    permId: number;
-    clientId: number;
-    account: string;
-    conId: number;
-    symbol: string;
-    action: string;
-    orderType: string;
-    totalQuantity: number;
-    lmtPrice?: number;
-    auxPrice?: number;
-    status: OrderStatus;
-    filled: number;
-    remaining: number;
-  }[];
+  /** Orders still working. */
+  openOrders: OrderSummary[];
+  /** Every order the broker accepted, open and finished (what-ifs are never stored). */
+  orders: OrderSummary[];
   executions: number;
 }
 
-/** Cash, positions and open orders: accounts valued at the current marks, positions that are not flat. */
+function orderSummary(order: Order): OrderSummary {
+  return {
+    orderId: order.orderId,
+    permId: order.permId,
+    clientId: order.clientId,
+    orderRef: order.ticket.orderRef,
+    account: order.account,
+    conId: order.instrument.conId,
+    symbol: order.instrument.symbol,
+    action: order.ticket.action,
+    orderType: order.ticket.orderType,
+    totalQuantity: order.totalQuantity,
+    ...(order.ticket.lmtPrice === undefined ? {} : { lmtPrice: order.ticket.lmtPrice }),
+    ...(order.ticket.auxPrice === undefined ? {} : { auxPrice: order.ticket.auxPrice }),
+    status: order.status,
+    filled: order.filled,
+    remaining: order.remaining,
+    parentId: order.ticket.parentId,
+  };
+}
+
+/** Cash, positions and orders: accounts valued at the current marks, positions that are not flat. */
 export function brokerSnapshot(book: OrderBook, ledger: Ledger): BrokerSnapshot {
   return {
     nextValidOrderId: book.nextValidId,
@@ -69,22 +100,8 @@ export function brokerSnapshot(book: OrderBook, ledger: Ledger): BrokerSnapshot 
           })),
       };
     }),
-    openOrders: book.openOrders().map((order) => ({
-      orderId: order.orderId,
-      permId: order.permId,
-      clientId: order.clientId,
-      account: order.account,
-      conId: order.instrument.conId,
-      symbol: order.instrument.symbol,
-      action: order.ticket.action,
-      orderType: order.ticket.orderType,
-      totalQuantity: order.totalQuantity,
-      ...(order.ticket.lmtPrice === undefined ? {} : { lmtPrice: order.ticket.lmtPrice }),
-      ...(order.ticket.auxPrice === undefined ? {} : { auxPrice: order.ticket.auxPrice }),
-      status: order.status,
-      filled: order.filled,
-      remaining: order.remaining,
-    })),
+    openOrders: book.openOrders().map(orderSummary),
+    orders: book.allOrders().map(orderSummary),
     executions: book.executions.length,
   };
 }

@@ -1,31 +1,30 @@
 import { formatTwsDateTime } from '../control/simulator-clock';
 import type { Instrument } from '../market/instrument';
 import type { ClientSession } from '../protocol/client-session';
-import type { FieldReader } from '../protocol/field-reader';
 import type { WireValue } from '../protocol/framing';
 import { Request } from '../protocol/message-ids';
-import { nextValidIdMessage, NO_REQUEST_ID } from '../protocol/messages';
-import type { SimulatorContext } from '../simulator-context';
+import { nextValidIdMessage } from '../protocol/messages';
+import type { DropOnNextOrder, SimulatorContext } from '../simulator-context';
 import { Ledger } from './account';
 import { AccountFeeds } from './account-feeds';
 import { BrokerCode, BrokerMessage } from './broker-codes';
 import { brokerSnapshot, type BrokerSnapshot } from './broker-snapshot';
+import { BROKER_STATE_VERSION, type BrokerState } from './broker-state';
+import { BrokerStateFile } from './broker-state-file';
 import { fillCommission } from './commission';
-import { parseExecutionFilter, type ExecutionFilter } from './execution-filter';
 import type { MarketView } from './market-view';
 import { Order, type Fill } from './order';
 import { OrderBook } from './order-book';
 import {
   commissionReportMessage,
-  executionEndMessage,
   executionMessage,
-  openOrderEndMessage,
   openOrderMessage,
   orderStatusMessage,
   routedExchange,
   type ExecutionRecord,
   type OrderStatus,
 } from './order-messages';
+import { OrderQueries } from './order-queries';
 import { parsePlaceOrder } from './order-parser';
 import type { OrderTicket } from './order-ticket';
 import { validateOrder } from './order-validation';
@@ -38,26 +37,42 @@ const LIVE_EXECUTION_REQ_ID = -1;
 /** Security types whose orders fill only in regular hours unless they say outsideRth. */
 const RTH_ONLY_TYPES: readonly string[] = ['STK', 'OPT'];
 
+/** What the broker started from: memory only, a new state file, a saved state, or a file it could not use. */
+export type BrokerStateRestore =
+  | { outcome: 'in-memory' }
+  | { outcome: 'fresh'; path: string }
+  | { outcome: 'restored'; path: string; orders: number; executions: number; skipped: number }
+  | { outcome: 'unreadable'; path: string; reason: string };
+
+export interface BrokerOptions {
+  nextOrderId: number;
+  /** Where the broker keeps its state across restarts; memory only without one. */
+  stateFile?: string;
+}
+
 /**
  * The simulated broker: order ids, orders and their fills against the market, executions, and the
- * accounts those fills move (cash, positions, PnL), over the TWS protocol.
+ * accounts those fills move (cash, positions, PnL), over the TWS protocol. With a state file, every
+ * change is on disk before a client hears of it, as IB's servers keep orders across a gateway restart.
  */
 export class Broker {
   private readonly book: OrderBook;
   private readonly ledger: Ledger;
   private readonly feeds: AccountFeeds;
-  /** Sessions that asked for every order's updates (REQ_AUTO_OPEN_ORDERS with autoBind, client 0). */
-  private readonly autoBound = new Set<ClientSession>();
+  private readonly queries: OrderQueries;
+  private readonly stateFile: BrokerStateFile | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly context: SimulatorContext,
     readonly market: MarketView,
-    options: { nextOrderId: number },
+    options: BrokerOptions,
   ) {
     this.book = new OrderBook(options.nextOrderId, context.seed);
     this.ledger = new Ledger(context.accounts, market, () => context.clock.now());
     this.feeds = new AccountFeeds(context, this.ledger);
+    this.queries = new OrderQueries(context, this.book);
+    this.stateFile = options.stateFile === undefined ? undefined : new BrokerStateFile(options.stateFile);
   }
 
   /** What NEXT_VALID_ID reports right now (the connect burst); REQ_IDS reserves ids. */
@@ -67,18 +82,17 @@ export class Broker {
 
   register(): void {
     const server = this.context.server;
-    server.on(Request.REQ_IDS, (session) => session.send(nextValidIdMessage(this.book.reserveId())));
+    server.on(Request.REQ_IDS, (session) => {
+      const orderId = this.book.reserveId();
+      this.persist(); // a restarted simulator must never hand the same id out again
+      session.send(nextValidIdMessage(orderId));
+    });
     server.on(Request.PLACE_ORDER, (session, request) => this.placeOrder(session, parsePlaceOrder(request)));
     server.on(Request.CANCEL_ORDER, (session, request) => this.cancelRequest(session, request.int()));
     server.on(Request.REQ_GLOBAL_CANCEL, () => {
       for (const order of this.book.openOrders()) this.cancel(order);
     });
-    server.on(Request.REQ_OPEN_ORDERS, (session) =>
-      this.sendOpenOrders(session, (order) => order.clientId === session.clientId),
-    );
-    server.on(Request.REQ_ALL_OPEN_ORDERS, (session) => this.sendOpenOrders(session, () => true));
-    server.on(Request.REQ_AUTO_OPEN_ORDERS, (session, request) => this.autoOpenOrders(session, request));
-    server.on(Request.REQ_EXECUTIONS, (session, request) => this.sendExecutions(session, request));
+    this.queries.register();
     this.feeds.register();
     this.timer = setInterval(() => this.evaluateAll(), EVALUATION_INTERVAL_MS);
     this.timer.unref();
@@ -88,12 +102,58 @@ export class Broker {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.feeds.dispose();
-    this.autoBound.clear();
+    this.queries.dispose();
   }
 
-  /** Cash, positions and open orders, for the control surface. */
+  /** Cash, positions and orders, for the control surface. */
   snapshot(): BrokerSnapshot {
     return brokerSnapshot(this.book, this.ledger);
+  }
+
+  // ---- The state file ----
+
+  /**
+   * Takes over the saved state, if there is a file: orders (working ones keep working), executions, id
+   * counters and accounts. A file that cannot be used is reported and the broker starts empty.
+   */
+  restoreState(): BrokerStateRestore {
+    const file = this.stateFile;
+    if (!file) return { outcome: 'in-memory' };
+    const loaded = file.load();
+    if (loaded.outcome === 'absent') return { outcome: 'fresh', path: file.path };
+    if (loaded.outcome === 'unreadable') {
+      return { outcome: 'unreadable', path: file.path, reason: loaded.reason };
+    }
+    const { book, ledger } = loaded.state;
+    const instrumentOf = (conId: number) => this.market.instrument(conId);
+    // Orders of accounts no longer managed could never fill; they stay out.
+    const orders = book.orders.filter((order) => this.ledger.has(order.account));
+    const empty = this.state();
+    try {
+      this.ledger.restore(ledger, instrumentOf);
+      this.book.restore({ ...book, orders }, instrumentOf);
+    } catch (error) {
+      this.ledger.restore(empty.ledger, instrumentOf);
+      this.book.restore(empty.book, instrumentOf);
+      return { outcome: 'unreadable', path: file.path, reason: String(error) };
+    }
+    const restored = { orders: this.book.allOrders().length, executions: this.book.executions.length };
+    const skipped = book.orders.length - restored.orders + book.executions.length - restored.executions;
+    return { outcome: 'restored', path: file.path, ...restored, skipped };
+  }
+
+  private state(): BrokerState {
+    return { version: BROKER_STATE_VERSION, book: this.book.toState(), ledger: this.ledger.toState() };
+  }
+
+  /** Writes the state before any message about a change leaves, so an acknowledged order is on disk. */
+  private persist(): void {
+    if (!this.stateFile) return;
+    try {
+      this.stateFile.save(this.state());
+    } catch (error) {
+      this.context.log(`broker state not saved to ${this.stateFile.path}: ${String(error)}`);
+    }
   }
 
   // ---- Placing, modifying, cancelling ----
@@ -101,6 +161,8 @@ export class Broker {
   private placeOrder(session: ClientSession, ticket: OrderTicket): void {
     const clientId = session.clientId ?? 0;
     const existing = this.book.get(ticket.orderId);
+    const isNewOrder = !ticket.whatIf && !existing;
+    if (isNewOrder && this.takeDropFault('before-accepting')) return;
     if (existing && !ticket.whatIf) {
       // Only a working order of the same client can be modified; a finished order's id is spent.
       if (!existing.isOpen || existing.clientId !== clientId) {
@@ -129,9 +191,19 @@ export class Broker {
     );
     this.book.add(order);
     order.status = this.workingStatus(order);
+    this.persist();
+    this.takeDropFault('after-accepting');
     this.report(order);
     if (ticket.transmit) this.transmitGroup(order);
     this.evaluate(order);
+  }
+
+  /** The one-shot fault of the control surface: every API connection drops, once. */
+  private takeDropFault(when: DropOnNextOrder): boolean {
+    if (this.context.faults.dropOnNextOrder !== when) return false;
+    this.context.faults.dropOnNextOrder = undefined;
+    this.context.server.dropAllConnections();
+    return true;
   }
 
   private modify(session: ClientSession, order: Order, ticket: OrderTicket): void {
@@ -142,7 +214,8 @@ export class Broker {
       return;
     }
     order.modify(ticket);
-    order.status = order.remaining > 0 ? this.workingStatus(order) : 'Filled';
+    if (order.remaining > 0) order.status = this.workingStatus(order);
+    else order.complete('Filled', this.context.clock.now());
     this.report(order);
     if (ticket.transmit) this.transmitGroup(order);
     this.evaluate(order);
@@ -173,6 +246,7 @@ export class Broker {
     }
     order.held = false;
     this.syncStatus(order);
+    this.persist(); // held flags that changed no status
   }
 
   private cancelRequest(session: ClientSession, orderId: number): void {
@@ -187,8 +261,9 @@ export class Broker {
   /** ORDER_STATUS Cancelled, then 202; a cancelled parent takes its children with it. */
   private cancel(order: Order): void {
     if (!order.isOpen) return;
-    order.status = 'Cancelled';
-    for (const session of this.orderSessions(order)) {
+    order.complete('Cancelled', this.context.clock.now());
+    this.persist();
+    for (const session of this.queries.sessionsFor(order)) {
       session.send(
         orderStatusMessage(order, 'Cancelled', order.filled, order.avgFillPrice, order.lastFillPrice),
       );
@@ -268,8 +343,9 @@ export class Broker {
       fill.price,
       commission,
     );
-    order.status = order.remaining > 0 ? 'Submitted' : 'Filled';
     const now = this.context.clock.now();
+    if (order.remaining > 0) order.status = 'Submitted';
+    else order.complete('Filled', now);
     const routed = routedExchange(order.ticket, instrument);
     const execution: ExecutionRecord = {
       execId: this.book.allocateExecId(now),
@@ -296,13 +372,15 @@ export class Broker {
       realizedPnl: outcome.realizedPnl,
     };
     this.book.executions.push(execution);
+    this.persist();
     const messages: WireValue[][] = [
       orderStatusMessage(order, order.status, order.filled, order.avgFillPrice, order.lastFillPrice),
       openOrderMessage(order, order.status),
       executionMessage(LIVE_EXECUTION_REQ_ID, execution),
       commissionReportMessage(execution),
     ];
-    for (const session of this.orderSessions(order)) for (const message of messages) session.send(message);
+    for (const session of this.queries.sessionsFor(order))
+      for (const message of messages) session.send(message);
     this.feeds.positionChanged(outcome.position);
     if (order.status !== 'Filled') return;
     for (const peer of this.book.ocaPeers(order)) this.cancel(peer);
@@ -322,69 +400,20 @@ export class Broker {
       // Unique, so IBApiNext (which keys orders by permId) never merges two what-ifs.
       permId: this.book.allocatePermId(),
     };
+    this.persist(); // the permId counter moved
     session.send(openOrderMessage(identity, 'PreSubmitted', result));
   }
 
-  // ---- Open orders and executions ----
+  // ---- Reporting ----
 
-  private sendOpenOrders(session: ClientSession, include: (order: Order) => boolean): void {
-    for (const order of this.book.openOrders().filter(include)) {
-      session.send(openOrderMessage(order, order.status));
-      session.send(
-        orderStatusMessage(order, order.status, order.filled, order.avgFillPrice, order.lastFillPrice),
-      );
-    }
-    session.send(openOrderEndMessage());
-  }
-
-  /** IB binds other clients' orders only to client 0; others get 327 and their own orders. */
-  private autoOpenOrders(session: ClientSession, request: FieldReader): void {
-    request.skip(1); // version
-    const autoBind = request.bool();
-    if (autoBind && session.clientId !== 0) {
-      session.sendError(
-        NO_REQUEST_ID,
-        BrokerCode.AUTO_BIND_NEEDS_CLIENT_ZERO,
-        BrokerMessage.autoBindNeedsClientZero,
-      );
-    }
-    const bound = autoBind && session.clientId === 0;
-    if (bound && !this.autoBound.has(session)) {
-      this.autoBound.add(session);
-      session.onClose(() => this.autoBound.delete(session));
-    }
-    this.sendOpenOrders(session, (order) => bound || order.clientId === session.clientId);
-  }
-
-  private sendExecutions(session: ClientSession, request: FieldReader): void {
-    request.skip(1); // version
-    const reqId = request.int();
-    const filter: ExecutionFilter = parseExecutionFilter(request);
-    for (const execution of this.book.executions.filter(filter.matches)) {
-      session.send(executionMessage(reqId, execution));
-      session.send(commissionReportMessage(execution));
-    }
-    session.send(executionEndMessage(reqId));
-  }
-
-  // ---- Routing ----
-
-  /** The placing client's session and every auto-bound session. */
-  private orderSessions(order: Order): ClientSession[] {
-    const sessions = this.context.server
-      .connectedSessions()
-      .filter((session) => session.clientId === order.clientId);
-    for (const session of this.autoBound)
-      if (session.isOpen && !sessions.includes(session)) sessions.push(session);
-    return sessions;
-  }
-
-  /** OPEN_ORDER and ORDER_STATUS of an order's current state. */
+  /** OPEN_ORDER and ORDER_STATUS of an order's current state, once the state is saved. */
   private report(order: Order): void {
+    this.persist();
     const messages = [
       openOrderMessage(order, order.status),
       orderStatusMessage(order, order.status, order.filled, order.avgFillPrice, order.lastFillPrice),
     ];
-    for (const session of this.orderSessions(order)) for (const message of messages) session.send(message);
+    for (const session of this.queries.sessionsFor(order))
+      for (const message of messages) session.send(message);
   }
 }

@@ -1,5 +1,7 @@
+import type { ExecutionState, OrderBookState } from './broker-state';
+import type { InstrumentLookup } from './market-view';
 import type { ExecutionRecord } from './order-messages';
-import type { Order } from './order';
+import { Order } from './order';
 
 /**
  * Every order and execution of the simulator's life, and the ids IB hands out: order ids (NEXT_VALID_ID
@@ -8,16 +10,15 @@ import type { Order } from './order';
 export class OrderBook {
   private readonly orders = new Map<number, Order>();
   readonly executions: ExecutionRecord[] = [];
+  /** The first order id handed out; lower ids were never valid. */
+  private firstOrderId: number;
   private nextId: number;
   private nextPermId: number;
   private execCounter = 0;
   private readonly execPrefix: string;
 
-  constructor(
-    /** The first order id handed out; lower ids were never valid. */
-    readonly firstOrderId: number,
-    seed: number,
-  ) {
+  constructor(firstOrderId: number, seed: number) {
+    this.firstOrderId = firstOrderId;
     this.nextId = firstOrderId;
     // permIds look like IB's (large, non-zero) and differ between seeds.
     this.nextPermId = 1_000_000_000 + ((seed * 7919) % 100_000) * 1_000;
@@ -61,9 +62,19 @@ export class OrderBook {
     return `${this.execPrefix}.${time}.${this.execCounter.toString(16).padStart(2, '0')}.01`;
   }
 
+  /** Every order the book accepted, open and finished, oldest first. */
+  allOrders(): Order[] {
+    return [...this.orders.values()];
+  }
+
   /** Orders not yet filled or cancelled, oldest first. */
   openOrders(): Order[] {
-    return [...this.orders.values()].filter((order) => order.isOpen);
+    return this.allOrders().filter((order) => order.isOpen);
+  }
+
+  /** Filled and cancelled orders, oldest first. */
+  completedOrders(): Order[] {
+    return this.allOrders().filter((order) => !order.isOpen);
   }
 
   children(parent: Order): Order[] {
@@ -80,5 +91,45 @@ export class OrderBook {
         ((parentId > 0 && other.ticket.parentId === parentId) ||
           (group !== '' && other.ticket.ocaGroup === group && other.account === order.account)),
     );
+  }
+
+  toState(): OrderBookState {
+    return {
+      firstOrderId: this.firstOrderId,
+      nextOrderId: this.nextId,
+      nextPermId: this.nextPermId,
+      execCounter: this.execCounter,
+      orders: this.allOrders().map((order) => order.toState()),
+      executions: this.executions.map(({ instrument, ...execution }) => ({
+        ...execution,
+        conId: instrument.conId,
+      })),
+    };
+  }
+
+  /**
+   * Replaces the whole book with a saved one. Orders and executions of instruments the market no longer
+   * lists are left out. Nothing changes unless the whole state could be read.
+   */
+  restore(state: OrderBookState, instrumentOf: InstrumentLookup): void {
+    const orders = new Map<number, Order>();
+    for (const saved of state.orders) {
+      const instrument = instrumentOf(saved.conId);
+      if (instrument) orders.set(saved.ticket.orderId, Order.fromState(saved, instrument));
+    }
+    const executions = state.executions.flatMap(({ conId, ...execution }: ExecutionState) => {
+      const instrument = instrumentOf(conId);
+      return instrument ? [{ ...execution, instrument }] : [];
+    });
+    const highest = (values: number[]) => values.reduce((max, value) => Math.max(max, value), -Infinity);
+    this.orders.clear();
+    for (const [orderId, order] of orders) this.orders.set(orderId, order);
+    this.executions.length = 0;
+    for (const execution of executions) this.executions.push(execution);
+    this.firstOrderId = state.firstOrderId;
+    // Never below an id already in use, even if the saved counters were edited by hand.
+    this.nextId = Math.max(state.nextOrderId, highest([...orders.keys()]) + 1);
+    this.nextPermId = Math.max(state.nextPermId, highest(state.orders.map((order) => order.permId)) + 1);
+    this.execCounter = state.execCounter;
   }
 }

@@ -78,7 +78,40 @@ export function multiplierText(instrument: Instrument): string {
     : String(instrument.multiplier);
 }
 
-function contractBlock(instrument: Instrument, exchange: string): WireValue[] {
+/** A ticket's combo legs, smart-routing parameters and scale fields: open and completed orders share them. */
+export function pushLegsAndScaleFields(fields: WireValue[], t: OrderTicket): void {
+  for (const leg of t.contract.comboLegs) {
+    fields.push(
+      leg.conId,
+      leg.ratio,
+      leg.action,
+      leg.exchange,
+      leg.openClose,
+      leg.shortSaleSlot,
+      leg.designatedLocation,
+      leg.exemptCode,
+    );
+  }
+  fields.push(t.orderComboLegPrices.length, ...t.orderComboLegPrices.map(optional));
+  fields.push(t.smartComboRoutingParams.length);
+  for (const param of t.smartComboRoutingParams) fields.push(param.tag, param.value);
+  fields.push(t.scaleInitLevelSize ?? '', t.scaleSubsLevelSize ?? '', optional(t.scalePriceIncrement));
+  if (t.scalePriceIncrement !== undefined && t.scalePriceIncrement > 0) {
+    const scale = t.scaleAdjustments;
+    fields.push(
+      optional(scale?.priceAdjustValue),
+      scale?.priceAdjustInterval ?? '',
+      optional(scale?.profitOffset),
+      scale?.autoReset ?? false,
+      scale?.initPosition ?? '',
+      scale?.initFillQty ?? '',
+      scale?.randomPercent ?? false,
+    );
+  }
+}
+
+/** The contract as OPEN_ORDER and COMPLETED_ORDER carry it (conId first). */
+export function contractBlock(instrument: Instrument, exchange: string): WireValue[] {
   return [
     instrument.conId,
     instrument.symbol,
@@ -183,34 +216,7 @@ export function openOrderMessage(order: OrderIdentity, status: string, whatIf?: 
     '', // comboLegsDescrip
     t.contract.comboLegs.length,
   );
-  for (const leg of t.contract.comboLegs) {
-    fields.push(
-      leg.conId,
-      leg.ratio,
-      leg.action,
-      leg.exchange,
-      leg.openClose,
-      leg.shortSaleSlot,
-      leg.designatedLocation,
-      leg.exemptCode,
-    );
-  }
-  fields.push(t.orderComboLegPrices.length, ...t.orderComboLegPrices.map(optional));
-  fields.push(t.smartComboRoutingParams.length);
-  for (const param of t.smartComboRoutingParams) fields.push(param.tag, param.value);
-  fields.push(t.scaleInitLevelSize ?? '', t.scaleSubsLevelSize ?? '', optional(t.scalePriceIncrement));
-  if (t.scalePriceIncrement !== undefined && t.scalePriceIncrement > 0) {
-    const scale = t.scaleAdjustments;
-    fields.push(
-      optional(scale?.priceAdjustValue),
-      scale?.priceAdjustInterval ?? '',
-      optional(scale?.profitOffset),
-      scale?.autoReset ?? false,
-      scale?.initPosition ?? '',
-      scale?.initFillQty ?? '',
-      scale?.randomPercent ?? false,
-    );
-  }
+  pushLegsAndScaleFields(fields, t);
   fields.push(t.hedgeType);
   if (t.hedgeType !== '') fields.push(t.hedgeParam);
   fields.push(t.optOutSmartRouting, t.clearingAccount, t.clearingIntent, t.notHeld);

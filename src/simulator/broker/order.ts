@@ -1,5 +1,6 @@
 import type { Instrument, Quote } from '../market/instrument';
 import { roundToTick } from '../market/tick-rounding';
+import type { OrderState } from './broker-state';
 import type { OrderIdentity, OrderStatus } from './order-messages';
 import type { OrderTicket } from './order-ticket';
 
@@ -35,6 +36,8 @@ export class Order implements OrderIdentity {
   /** A stop-type order whose stop was hit: it now works as a market or limit order. */
   triggered = false;
   trailStop: number | undefined;
+  /** Epoch ms the order was filled or cancelled (completed orders report it). */
+  completedTime: number | undefined;
 
   constructor(
     public ticket: OrderTicket,
@@ -45,6 +48,40 @@ export class Order implements OrderIdentity {
   ) {
     this.held = !ticket.transmit;
     this.trailStop = ticket.trailStopPrice;
+  }
+
+  /** An order as the state file kept it, working again where it stood. */
+  static fromState(state: OrderState, instrument: Instrument): Order {
+    const order = new Order(state.ticket, instrument, state.account, state.clientId, state.permId);
+    order.status = state.status;
+    order.filled = state.filled;
+    order.filledValue = state.filledValue;
+    order.lastFillPrice = state.lastFillPrice;
+    order.tradedValue = state.tradedValue;
+    order.held = state.held;
+    order.triggered = state.triggered;
+    order.trailStop = state.trailStop;
+    order.completedTime = state.completedTime;
+    return order;
+  }
+
+  toState(): OrderState {
+    return {
+      ticket: this.ticket,
+      conId: this.instrument.conId,
+      account: this.account,
+      clientId: this.clientId,
+      permId: this.permId,
+      status: this.status,
+      filled: this.filled,
+      filledValue: this.filledValue,
+      lastFillPrice: this.lastFillPrice,
+      tradedValue: this.tradedValue,
+      held: this.held,
+      triggered: this.triggered,
+      trailStop: this.trailStop,
+      completedTime: this.completedTime,
+    };
   }
 
   get orderId(): number {
@@ -74,6 +111,12 @@ export class Order implements OrderIdentity {
 
   get isStopType(): boolean {
     return STOP_TYPES.includes(this.ticket.orderType);
+  }
+
+  /** Filled or cancelled: the order stops working. */
+  complete(status: 'Filled' | 'Cancelled', epochMs: number): void {
+    this.status = status;
+    this.completedTime = epochMs;
   }
 
   /** Replaces the ticket of a modified order; the fills so far stay. */

@@ -2,7 +2,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { IbGatewaySimulator } from '../simulator';
 import { GATEWAY_STATES, type GatewayState } from './gateway-login';
 import type { Entitlement } from '../market/instrument';
-import { FREEZE_SCOPES, type FreezeScope } from '../simulator-context';
+import {
+  DROP_ON_NEXT_ORDER_MODES,
+  FREEZE_SCOPES,
+  type DropOnNextOrder,
+  type FreezeScope,
+} from '../simulator-context';
 
 export interface ControlServer {
   readonly port: number;
@@ -38,6 +43,14 @@ function freezeScope(body: Body): FreezeScope {
   return scope as FreezeScope;
 }
 
+function dropOnNextOrderMode(body: Body): DropOnNextOrder {
+  const when = body.when;
+  if (typeof when !== 'string' || !(DROP_ON_NEXT_ORDER_MODES as readonly string[]).includes(when)) {
+    throw new BadRequest(`"when" must be one of ${DROP_ON_NEXT_ORDER_MODES.join(', ')}`);
+  }
+  return when as DropOnNextOrder;
+}
+
 /** The control surface over HTTP; every route maps to one method of the simulator. */
 const ROUTES: Record<string, Route> = {
   'GET /state': (simulator) => simulator.stats(),
@@ -45,6 +58,8 @@ const ROUTES: Record<string, Route> = {
   'POST /market-data/freeze': (simulator, body) => simulator.freezeMarketData(true, freezeScope(body)),
   'POST /market-data/unfreeze': (simulator) => simulator.freezeMarketData(false),
   'POST /connections/drop': (simulator) => simulator.dropConnections(),
+  'POST /connections/drop-on-next-order': (simulator, body) =>
+    simulator.dropConnectionsOnNextOrder(dropOnNextOrderMode(body)),
   'POST /connections/refuse': async (simulator, body) =>
     simulator.refuseConnections(numberField(body, 'durationMs', 5000)),
   'POST /farm/outage': (simulator) => simulator.marketFarmOutage(),

@@ -34,6 +34,7 @@ export const Request = {
   CANCEL_PNL: 93,
   REQ_PNL_SINGLE: 94,
   CANCEL_PNL_SINGLE: 95,
+  REQ_COMPLETED_ORDERS: 99,
 } as const;
 
 /** Message ids the server sends (the client's IN_MSG_ID in @stoqey/ib). */
@@ -74,6 +75,8 @@ export const Reply = {
   TICK_REQ_PARAMS: 81,
   PNL: 94,
   PNL_SINGLE: 95,
+  COMPLETED_ORDER: 101,
+  COMPLETED_ORDERS_END: 102,
 } as const;
 
 /** The protocol version this simulator speaks; every layout in this folder is specific to it. */

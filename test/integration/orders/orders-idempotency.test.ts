@@ -135,7 +135,7 @@ describe('idempotency keys: a retry returns the original order, also across a su
     expect(brokerState(simulator)).toEqual(before);
   });
 
-  it('releases a key whose order IB rejected: the retry is judged again, not replayed', async () => {
+  it('frees a key whose order IB rejected: the retry is judged again, not replayed; its status says rejected', async () => {
     const { rest } = await startSupervisor();
     const rejected = {
       symbol: 'SPX',
@@ -151,7 +151,14 @@ describe('idempotency keys: a retry returns the original order, also across a su
     expect([first.status, first.body.ibCode]).toEqual([400, 201]);
     const retry = await rest.post<{ code: string; ibCode: number }>('/orders', rejected);
     expect([retry.status, retry.body.ibCode]).toEqual([400, 201]);
-    expect((await rest.get('/orders/status?idempotencyKey=rejected-1')).status).toBe(404);
+    const status = await rest.get<{ order: { status: string; lastError?: { code: number } } }>(
+      '/orders/status?idempotencyKey=rejected-1',
+    );
+    expect([status.status, status.body.order.status, status.body.order.lastError?.code]).toEqual([
+      200,
+      'Inactive',
+      201,
+    ]);
   });
 
   it('has the request, what was sent, the broker acknowledgement and the outcome on disk when it answers', async () => {

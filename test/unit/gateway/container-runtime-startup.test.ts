@@ -109,6 +109,16 @@ describe('ContainerGatewayRuntime during a start that fails', () => {
     expect(secrets.removeAll).toHaveBeenCalled();
   });
 
+  it('clears secret files a dead run left behind before it writes the new container files (none outlive their container)', async () => {
+    const stopped: ContainerFacts = { ...running, state: 'exited' };
+    const { runtime, docker, secrets } = runtimeWith([stopped], { complete: false });
+    expect(await runtime.start()).toBe('started');
+    expect(docker.remove).toHaveBeenCalledWith(stopped.id);
+    const cleared = secrets.removeAll.mock.invocationCallOrder[0] ?? Infinity;
+    const written = secrets.write.mock.invocationCallOrder[0] ?? -Infinity;
+    expect(cleared).toBeLessThan(written);
+  });
+
   it('without a startup phase (an app built directly) behaves as before: stop stops the adopted container', async () => {
     const docker = fakeDocker([running]);
     const runtime = new ContainerGatewayRuntime(

@@ -98,6 +98,7 @@ describe('IdempotencyKeyRepository', () => {
       key: 'k-1',
       fingerprint,
       orderIds: [101, 102, 103],
+      state: 'reserved',
       at: '2026-01-05T12:00:00.000Z',
     });
     expect(fileLines()).toEqual([record]);
@@ -142,48 +143,85 @@ describe('IdempotencyKeyRepository', () => {
     expect(keys.recall('k-1', fingerprintOf(order))?.orderIds).toEqual([101, 102, 103]);
   });
 
-  it('releases a key: it and its order ids are forgotten, and a corrected retry may bind it anew', async () => {
+  it('journals every state change before it resolves; the last line of a key is its state', async () => {
     const keys = await start();
-    await keys.reserve('k-1', fingerprintOf(order), [101, 102, 103]);
+    await keys.reserve('k-1', fingerprintOf(order), [101]);
     await clock.advance(1500);
-    await keys.release('k-1');
-    expect(keys.find('k-1')).toBeUndefined();
-    expect(keys.keyOf(101)).toBeUndefined();
-    expect(fileLines()[1]).toEqual({ key: 'k-1', released: true, at: '2026-01-05T12:00:01.500Z' });
+    await keys.mark('k-1', 'sent');
+    await clock.advance(500);
+    const acknowledged = await keys.mark('k-1', 'acknowledged');
+    expect(acknowledged).toMatchObject({
+      state: 'acknowledged',
+      orderIds: [101],
+      at: '2026-01-05T12:00:02.000Z',
+    });
+    expect(fileLines().map((line) => (line as { state: string }).state)).toEqual([
+      'reserved',
+      'sent',
+      'acknowledged',
+    ]);
+    await expect(keys.mark('never-reserved', 'sent')).rejects.toThrow(/not reserved/);
+  });
+
+  it('lists the uncertain keys (reserved, sent, unknown): those IB must be asked about', async () => {
+    const keys = await start();
+    for (const [key, state] of [
+      ['r', 'reserved'],
+      ['s', 'sent'],
+      ['a', 'acknowledged'],
+      ['j', 'rejected'],
+      ['u', 'unknown'],
+      ['x', 'absent'],
+    ] as const) {
+      await keys.reserve(key, 'fp', [key.charCodeAt(0)]);
+      if (state !== 'reserved') await keys.mark(key, state);
+    }
+    expect(
+      keys
+        .uncertain()
+        .map((record) => record.key)
+        .sort(),
+    ).toEqual(['r', 's', 'u']);
+  });
+
+  it('lets a key whose order does not exist (rejected, absent) place a corrected order', async () => {
+    const keys = await start();
+    await keys.reserve('k-1', fingerprintOf(order), [101]);
     const corrected = fingerprintOf({ ...order, quantity: 6 });
-    expect(keys.recall('k-1', corrected)).toBeUndefined();
+    await keys.mark('k-1', 'unknown');
+    expect(() => keys.recall('k-1', corrected)).toThrow(/already used/);
+    await keys.mark('k-1', 'rejected');
+    expect(keys.recall('k-1', corrected)?.state).toBe('rejected');
     await keys.reserve('k-1', corrected, [104]);
     expect(keys.recall('k-1', corrected)?.orderIds).toEqual([104]);
+    expect(keys.keyOf(101)).toBeUndefined();
     expect(keys.keyOf(104)).toBe('k-1');
   });
 
-  it('keeps keys across a restart: reserved ones replay, released ones stay released', async () => {
+  it('keeps keys and their states across a restart; old stateless lines count as reserved', async () => {
     const before = await start();
     const fingerprint = fingerprintOf(order);
     await before.reserve('kept', fingerprint, [101]);
+    await before.mark('kept', 'acknowledged');
     await before.reserve('bracket', fingerprintOf({ ...order, quantity: 1 }), [102, 103, 104]);
-    await before.reserve('released', fingerprint, [105]);
-    await before.release('released');
+    await before.reserve('absent', fingerprint, [105]);
+    await before.mark('absent', 'absent');
     await stop(before);
+    // Written by an older version: a key line without state, and a released key.
+    const file = join(dataDir, IDEMPOTENCY_KEYS_FILE);
+    appendFileSync(file, `${JSON.stringify({ key: 'old', fingerprint, orderIds: [106], at: 'x' })}\n`);
+    appendFileSync(file, `${JSON.stringify({ key: 'gone', fingerprint, orderIds: [107], at: 'x' })}\n`);
+    appendFileSync(file, `${JSON.stringify({ key: 'gone', released: true, at: 'x' })}\n`);
 
     const after = await start();
-    expect(after.recall('kept', fingerprint)?.orderIds).toEqual([101]);
-    expect(after.find('bracket')?.orderIds).toEqual([102, 103, 104]);
+    expect(after.recall('kept', fingerprint)).toMatchObject({ orderIds: [101], state: 'acknowledged' });
+    expect(after.find('bracket')).toMatchObject({ orderIds: [102, 103, 104], state: 'reserved' });
     expect(after.keyOf(104)).toBe('bracket');
-    expect(after.find('released')).toBeUndefined();
-    expect(after.keyOf(105)).toBeUndefined();
+    expect(after.find('absent')?.state).toBe('absent');
+    expect(after.find('old')?.state).toBe('reserved');
+    expect(after.find('gone')).toBeUndefined();
+    expect(after.keyOf(107)).toBeUndefined();
     expect(() => after.recall('kept', fingerprintOf({ ...order, side: 'SELL' }))).toThrow(/already used/);
-  });
-
-  it('keeps a key released, then bound again, bound to its last orders after a restart', async () => {
-    const before = await start();
-    await before.reserve('k-1', 'first', [101]);
-    await before.release('k-1');
-    await before.reserve('k-1', 'second', [102]);
-    await stop(before);
-    const after = await start();
-    expect(after.find('k-1')).toMatchObject({ fingerprint: 'second', orderIds: [102] });
-    expect(after.keyOf(101)).toBeUndefined();
   });
 
   it('starts with the complete lines of a file torn by a crash mid-write, and appends after them', async () => {
