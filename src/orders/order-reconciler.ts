@@ -19,6 +19,11 @@ import { OrdersRepository } from './orders.repository';
 
 /** How long a caller is asked to wait before asking again when the broker cannot be asked now. */
 export const UNKNOWN_STATE_RETRY_SECONDS = 5;
+/**
+ * IB lists completed orders and executions of the current day only: an uncertain key older than this may
+ * have had an order that filled and dropped off the lists, so its absence from them proves nothing.
+ */
+export const ABSENCE_PROOF_WINDOW_MS = 6 * 3_600_000;
 
 /** One complete look at the broker: every client's open orders, the finished orders, every execution. */
 interface BrokerLook {
@@ -98,7 +103,12 @@ export class OrderReconciler implements OnModuleInit, OnModuleDestroy {
     const look = await this.look('the orders');
     this.tracker.absorb(look.open.filter((report) => report.clientId === this.target.clientId));
     const uncertain = this.keys.uncertain();
-    for (const record of uncertain) await this.settleKey(record, look);
+    for (const record of uncertain) {
+      // One that is too old to tell stays uncertain; it is answered for with that reason (CONFLICT).
+      await this.settleKey(record, look).catch((error: unknown) => {
+        if (!(error instanceof DomainError && error.code === 'CONFLICT')) throw error;
+      });
+    }
     const finished = this.settleFinished(look);
     await this.journal.settled();
     if (uncertain.length > 0 || finished > 0) {
@@ -127,6 +137,8 @@ export class OrderReconciler implements OnModuleInit, OnModuleDestroy {
     const completed = look.completed.filter((report) => report.orderRef === key);
     const executed = look.executions.filter((execution) => execution.orderRef === key);
     if (open.length + completed.length + executed.length === 0) {
+      const age = this.clock.now() - Date.parse(record.at);
+      if (!(age <= ABSENCE_PROOF_WINDOW_MS)) throw tooOldToTell(record);
       const absent = await this.keys.mark(key, 'absent');
       this.tracker.absent(
         record.orderIds,
@@ -177,7 +189,7 @@ export class OrderReconciler implements OnModuleInit, OnModuleDestroy {
         ? finishedOrder(order, completed, this.now())
         : filled >= order.quantity && filled > 0
           ? filledOrder(order, filled, this.now())
-          : { ...order, status: 'Unknown', updatedAt: this.now() };
+          : { ...filledOrder(order, filled, this.now()), status: 'Unknown' };
       this.tracker.reconciled(
         settled,
         'no longer listed open by IB after a reconnect; status from its completed orders and executions',
@@ -205,6 +217,15 @@ export class OrderReconciler implements OnModuleInit, OnModuleDestroy {
   private now(): string {
     return dateOf(this.clock).toISOString();
   }
+}
+
+/** An uncertain key whose absence from IB's lists proves nothing any more (see ABSENCE_PROOF_WINDOW_MS). */
+function tooOldToTell(record: IdempotencyRecord): DomainError {
+  return new DomainError(
+    'CONFLICT',
+    `Whether the order of idempotency key ${record.key} (order id ${record.orderIds.join(', ')}, sent ${record.at}) reached IB was never learned, and IB lists completed orders and executions of the current day only, so it cannot be told any more. Check the account's trade history; to place the order now, use a new idempotency key`,
+    { orderIds: record.orderIds },
+  );
 }
 
 function sumShares(executions: ExecutionReport[]): number {

@@ -65,7 +65,11 @@ describe('reconciling uncertain idempotency keys with the broker', () => {
   }
 
   /** What a supervisor killed right after fsyncing the key (before or after the send) leaves on disk. */
-  function leaveReservedKey(order: ReturnType<typeof restingOrder>, orderId: number): void {
+  function leaveReservedKey(
+    order: ReturnType<typeof restingOrder>,
+    orderId: number,
+    at = new Date().toISOString(),
+  ): void {
     const { idempotencyKey: key, ...parameters } = PlaceOrderInput.parse(order);
     mkdirSync(config.dataDir, { recursive: true });
     const line = {
@@ -73,7 +77,7 @@ describe('reconciling uncertain idempotency keys with the broker', () => {
       fingerprint: fingerprintOf(parameters),
       orderIds: [orderId],
       state: 'reserved',
-      at: '',
+      at,
     };
     appendFileSync(join(config.dataDir, IDEMPOTENCY_KEYS_FILE), `${JSON.stringify(line)}\n`);
   }
@@ -169,6 +173,21 @@ describe('reconciling uncertain idempotency keys with the broker', () => {
       expect(status.body.order).toMatchObject({ orderId: retry.body.orderId, status: 'Submitted' });
     },
   );
+
+  it('never re-places an uncertain key too old for IB lists to prove it absent: 409 saying why', async () => {
+    const order = restingOrder('uncertain-for-days');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    leaveReservedKey(order, simulator.broker.snapshot().nextValidOrderId + 90, twoDaysAgo);
+    const rest = await start();
+    for (const answer of [
+      await rest.post<ErrorBody>('/orders', order),
+      await rest.get<ErrorBody>('/orders/status?idempotencyKey=uncertain-for-days'),
+    ]) {
+      expect([answer.status, answer.body.code]).toEqual([409, 'CONFLICT']);
+      expect(answer.body.message).toMatch(/current day only, so it cannot be told any more/);
+    }
+    expect(brokerOrdersWithRef('uncertain-for-days')).toHaveLength(0);
+  });
 
   it('answers 503 ORDER_STATE_UNKNOWN, never 200, for an uncertain key while IB cannot be asked', async () => {
     const order = restingOrder('uncertain-while-down');
