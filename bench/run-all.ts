@@ -2,6 +2,7 @@ import { runFootprint } from './footprint';
 import { runLoad } from './load';
 import { runOverhead } from './overhead';
 import { runRecovery } from './recovery';
+import { runStorm } from './storm';
 
 /** `npm run bench`: every benchmark in turn (or those named: `npm run bench -- load footprint`). */
 const BENCHMARKS: Record<string, () => Promise<unknown>> = {
@@ -9,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   load: runLoad,
   recovery: runRecovery,
   footprint: runFootprint,
+  storm: runStorm,
 };
 
 async function main(): Promise<void> {

@@ -57,7 +57,7 @@ export interface ContainerRuntimeLog {
 const yesNo = (value: boolean) => (value ? 'yes' : 'no');
 
 /** A free TCP port on 127.0.0.1, chosen once so that the container keeps it across restarts. */
-async function freeLoopbackPort(): Promise<number> {
+export async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -4,7 +4,12 @@ import type { Subscription } from 'rxjs';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { IB_API_TARGET } from '../config/config.tokens';
-import { IbSession, type IbApiTarget, type SessionState } from '../connection/ib-session.repository';
+import {
+  IB_REQUEST_TIMEOUT_MS,
+  IbSession,
+  type IbApiTarget,
+  type SessionState,
+} from '../connection/ib-session.repository';
 import { IdempotencyKeyRepository, type IdempotencyRecord } from './idempotency-key.repository';
 import { OrderJournalRepository } from './order-journal.repository';
 import {
@@ -217,6 +222,35 @@ export class OrderReconciler implements OnModuleInit, OnModuleDestroy {
   private now(): string {
     return dateOf(this.clock).toISOString();
   }
+}
+
+/**
+ * The answer to a send IB did not acknowledge (its key, if any, is now unknown): 503 when the session was
+ * lost meanwhile, 504 when IB stayed silent. Either way a retry with the key asks IB before it places.
+ */
+export function unansweredSend(
+  unanswered: number[],
+  orderIds: number[],
+  key: string | undefined,
+  connected: boolean,
+): DomainError {
+  const orders = `order ${unanswered.join(', ')}`;
+  const next =
+    key === undefined
+      ? 'check get_open_orders before placing it again: without an idempotency key a retry places a second order'
+      : `retry with idempotency key ${key}: the retry asks IB and places the order only if IB does not have it`;
+  if (!connected) {
+    return new DomainError(
+      'ORDER_STATE_UNKNOWN',
+      `The connection to IB was lost while ${orders} was being sent: whether IB got it is unknown; ${next}`,
+      { orderIds, retryAfterSeconds: UNKNOWN_STATE_RETRY_SECONDS },
+    );
+  }
+  return new DomainError(
+    'IB_TIMEOUT',
+    `IB did not acknowledge ${orders} within ${IB_REQUEST_TIMEOUT_MS / 1000} s; it may still be working: ${next}`,
+    { orderIds },
+  );
 }
 
 /** An uncertain key whose absence from IB's lists proves nothing any more (see ABSENCE_PROOF_WINDOW_MS). */

@@ -4,7 +4,7 @@ import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { IB_API_TARGET } from '../config/config.tokens';
 import { toDomainError } from '../connection/ib-errors';
-import { IB_REQUEST_TIMEOUT_MS, IbSession, type IbApiTarget } from '../connection/ib-session.repository';
+import { IbSession, type IbApiTarget } from '../connection/ib-session.repository';
 import type { ContractQuery } from '../contracts/contracts.schemas';
 import { ContractsService } from '../contracts/contracts.service';
 import { fingerprintOf, IdempotencyKeyRepository, isFree, isUncertain } from './idempotency-key.repository';
@@ -29,7 +29,7 @@ import {
   type PlaceInput,
 } from './order-requests';
 import { OrderSafetyPolicy, type OrderExposure, type SafetySubject } from './order-safety.policy';
-import { OrderReconciler, UNKNOWN_STATE_RETRY_SECONDS } from './order-reconciler';
+import { OrderReconciler, unansweredSend } from './order-reconciler';
 import { OrderTracker } from './order-tracker';
 import { orderContractOf, OrdersRepository, wireForm } from './orders.repository';
 import {
@@ -271,7 +271,13 @@ export class OrdersService {
     request: RequestContext,
     prepare: () => T | Promise<T>,
   ): Promise<T> {
-    const screening = await this.safety.screen(prepare);
+    const screening = await this.safety.screen(prepare).catch((error: unknown) => {
+      if (!(error instanceof DomainError && error.code === 'NOT_CONNECTED')) throw error;
+      throw new DomainError(
+        'NOT_CONNECTED',
+        `${request.operation} needs the IB API session, which is not connected: nothing was sent to the broker; retry once it is`,
+      );
+    });
     if (screening.refusal === undefined) return screening.subject;
     throw new DomainError(
       'FORBIDDEN',
@@ -337,23 +343,7 @@ export class OrdersService {
     const unanswered = ids.filter((orderId) => !answers.has(orderId));
     if (unanswered.length === 0) return;
     if (key !== undefined) await this.keys.mark(key, 'unknown');
-    const orders = `order ${unanswered.join(', ')}`;
-    const next =
-      key === undefined
-        ? 'check get_open_orders before placing it again: without an idempotency key a retry places a second order'
-        : `retry with idempotency key ${key}: the retry asks IB and places the order only if IB does not have it`;
-    if (!this.session.isConnected) {
-      throw new DomainError(
-        'ORDER_STATE_UNKNOWN',
-        `The connection to IB was lost while ${orders} was being sent: whether IB got it is unknown; ${next}`,
-        { orderIds: ids, retryAfterSeconds: UNKNOWN_STATE_RETRY_SECONDS },
-      );
-    }
-    throw new DomainError(
-      'IB_TIMEOUT',
-      `IB did not acknowledge ${orders} within ${IB_REQUEST_TIMEOUT_MS / 1000} s; it may still be working: ${next}`,
-      { orderIds: ids },
-    );
+    throw unansweredSend(unanswered, ids, key, this.session.isConnected);
   }
 
   /** A MKT bracket's exits are checked against the current price, as a LMT bracket's are against its limit. */
