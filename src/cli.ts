@@ -94,6 +94,16 @@ function commandLineFlags(command: Command): CommandLineFlags {
 }
 
 function printBanner(config: AppConfig): void {
+  if (config.gateway.address !== undefined) {
+    const mode = config.ib.tradingMode === 'live' ? 'LIVE' : 'paper';
+    console.log(
+      [
+        `${CLI_NAME}: attaching to the TWS or IB Gateway at ${config.gateway.address} (${mode} trading, as you said: --live for a live one).`,
+        '  It runs outside the supervisor: nothing is started or stopped, and when only a restart would cure it, a human must restart it.',
+      ].join('\n'),
+    );
+    return;
+  }
   if (usesSimulator(config)) {
     console.log(
       [

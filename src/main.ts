@@ -14,7 +14,7 @@ import { serveFastRoutes, type FastRoute } from './common/fast-route';
 import { MetricsRegistry } from './common/metrics';
 import { QuietStartupLogger } from './common/quiet-startup-logger';
 import { Redactor, REDACTOR } from './common/redactor';
-import { usesSimulator, type AppConfig } from './config/config.schema';
+import { gatewayKind, usesSimulator, type AppConfig } from './config/config.schema';
 import { installHttpSecurity } from './security/http-security';
 import { MAX_URL_LENGTH } from './security/request-shape';
 import { createGatewayService } from './gateway/gateway.module';
@@ -152,7 +152,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     host: config.host,
     port: config.port,
     dataDir: config.dataDir,
-    containerName: simulatorMode ? undefined : config.gateway.containerName,
+    containerName: gatewayKind(config) === 'container' ? config.gateway.containerName : undefined,
   });
   const ownsSimulator = simulatorMode && options.simulator === undefined;
   let simulator: IbGatewaySimulator | undefined;

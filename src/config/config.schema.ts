@@ -27,6 +27,14 @@ export const AppConfigSchema = z
       clientId: z.number().int().min(0).max(2147483647),
     }),
     gateway: z.object({
+      /**
+       * host:port of a TWS or IB Gateway run outside the supervisor (the address kind): attached to, never
+       * started, stopped or restarted. Absent: the supervisor runs the gateway (container, or the simulator).
+       */
+      address: z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7497')
+        .optional(),
       image: z.string().min(1),
       /** Container name; also the instance label a restarted supervisor adopts its container by. */
       containerName: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'must be a valid container name'),
@@ -99,6 +107,14 @@ export const AppConfigSchema = z
         message: 'a username is required with a password',
       });
     }
+    if (config.gateway.address !== undefined && config.ib.username !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['ib', 'username'],
+        message:
+          'credentials are not used with --gateway-address: the gateway there is logged in by whoever runs it (give one or the other)',
+      });
+    }
     if (config.watchdog.backoffMaxSeconds < config.watchdog.backoffInitialSeconds) {
       context.addIssue({
         code: 'custom',
@@ -122,7 +138,8 @@ export const CONFIG_DEFAULTS = {
   host: '127.0.0.1',
   port: 8000,
   logLevel: 'info',
-  ib: { tradingMode: 'paper', clientId: 1 },
+  // Not 0 or 1: TWS's samples, ib_insync and ib_async default to those, and a user's script would take our id.
+  ib: { tradingMode: 'paper', clientId: 1707 },
   gateway: {
     image: 'ghcr.io/gnzsnz/ib-gateway:stable',
     containerName: 'ib-gateway-supervisor-gateway',
@@ -151,7 +168,27 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * Which gateway the service supervises: one at an address run by someone else, a container it runs with
+ * the user's credentials, or (neither given) the in-process simulator.
+ */
+export type GatewayKind = 'address' | 'container' | 'simulator';
+
+export function gatewayKind(config: AppConfig): GatewayKind {
+  if (config.gateway.address !== undefined) return 'address';
+  return config.ib.username === undefined ? 'simulator' : 'container';
+}
+
 /** True when the service should run against the in-process simulator instead of a real gateway. */
 export function usesSimulator(config: AppConfig): boolean {
-  return config.ib.username === undefined;
+  return gatewayKind(config) === 'simulator';
+}
+
+/** host and port of gateway.address (validated by the schema). */
+export function addressOf(address: string): { host: string; port: number } {
+  const split = address.lastIndexOf(':');
+  return {
+    host: address.slice(0, split).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(address.slice(split + 1)),
+  };
 }

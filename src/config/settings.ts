@@ -96,6 +96,14 @@ export const SETTINGS: readonly Setting[] = [
     description: "API client id of the service's own IB session",
   },
   {
+    path: 'gateway.address',
+    flag: '--gateway-address <host:port>',
+    env: 'IBGS_GATEWAY_ADDRESS',
+    type: 'string',
+    description:
+      'attach to a TWS or IB Gateway that runs elsewhere (e.g. 127.0.0.1:7497 for TWS paper); nothing is started or stopped, and a restart it needs is left to a human',
+  },
+  {
     path: 'gateway.image',
     flag: '--image <image>',
     env: 'IBGS_IMAGE',

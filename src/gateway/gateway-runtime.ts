@@ -2,7 +2,8 @@ import type { Observable } from 'rxjs';
 import type { ContainerRunState } from './docker.repository';
 import type { GatewayObservation } from './gateway-state';
 
-export type GatewayMode = 'simulator' | 'container';
+/** Who runs the gateway: the in-process simulator, a container of the supervisor's, or someone else (address). */
+export type GatewayMode = 'simulator' | 'container' | 'address';
 
 /** What the runtime reports on its own: states it observed, and exits nobody asked for. */
 export type RuntimeEvent =

@@ -1,8 +1,9 @@
 import { Global, Logger, Module, type DynamicModule } from '@nestjs/common';
 import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { APP_CONFIG } from '../config/config.tokens';
-import { usesSimulator, type AppConfig } from '../config/config.schema';
+import { addressOf, gatewayKind, type AppConfig } from '../config/config.schema';
 import { IbGatewaySimulator } from '../simulator/simulator';
+import { AddressGatewayRuntime } from './address-gateway-runtime';
 import { ContainerGatewayRuntime, type StartupPhase } from './container-gateway-runtime';
 import { DockerRepository } from './docker.repository';
 import { GatewaySecretFiles } from './gateway-secret-files';
@@ -40,11 +41,23 @@ function nestLog(): GatewayLog {
   };
 }
 
-/** The gateway service for a config: the container runtime with credentials, else the simulator runtime. */
+/**
+ * The gateway service for a config: attached to an address, the container runtime with credentials, else the
+ * simulator runtime.
+ */
 export function createGatewayService(config: AppConfig, options: GatewayServiceOptions = {}): GatewayService {
   const log = options.log ?? nestLog();
   const clock = options.clock ?? systemClock;
-  if (usesSimulator(config)) {
+  const kind = gatewayKind(config);
+  if (kind === 'address' && config.gateway.address !== undefined) {
+    return new GatewayService(
+      config,
+      new AddressGatewayRuntime(addressOf(config.gateway.address)),
+      log,
+      clock,
+    );
+  }
+  if (kind === 'simulator') {
     // Without a simulator of its own (an app built directly), an idle one stands in; it is never started.
     const simulator = options.simulator ?? new IbGatewaySimulator({ initialState: 'starting' });
     return new GatewayService(

@@ -39,8 +39,27 @@ export const GatewayLogsInput = z.strictObject({
 
 export const GatewayStatus = z.object({
   mode: z
-    .enum(['simulator', 'container'])
-    .describe('container: IB Gateway runs in Docker; simulator: the built-in IB Gateway simulator'),
+    .enum(['simulator', 'container', 'address'])
+    .describe(
+      'container: IB Gateway runs in Docker, run by the supervisor; simulator: the built-in IB Gateway simulator; address: a TWS or IB Gateway run by someone else, attached to by --gateway-address',
+    ),
+  address: z
+    .string()
+    .nullable()
+    .describe('host:port of the gateway the supervisor attached to (address mode), else null'),
+  controls: z
+    .object({
+      lifecycle: z
+        .boolean()
+        .describe(
+          'Whether start_gateway, stop_gateway and restart_gateway (and automatic restarts) act on it',
+        ),
+      logs: z.boolean().describe('Whether get_gateway_logs has its log'),
+      vnc: z.boolean().describe('Whether /vnc can show its screen'),
+    })
+    .describe(
+      'What the supervisor can do for this gateway: everything for its own container or the simulator; for a gateway at an address only the API session (reconnects), never its process, log or screen',
+    ),
   state: z
     .enum(GATEWAY_STATES)
     .describe('What the gateway is doing, from the container state and its login log'),
@@ -88,7 +107,9 @@ export const GatewayStatus = z.object({
 });
 
 export const GatewayLogs = z.object({
-  mode: z.enum(['simulator', 'container']).describe('Where the lines come from'),
+  mode: z
+    .enum(['simulator', 'container', 'address'])
+    .describe('Where the lines come from (none in address mode)'),
   container: z
     .string()
     .nullable()

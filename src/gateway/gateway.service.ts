@@ -29,6 +29,12 @@ export interface GatewayLog {
   debug(message: string): void;
 }
 
+const STARTING: Record<GatewayMode, string> = {
+  container: 'Starting the gateway container',
+  simulator: 'Starting the simulated gateway',
+  address: 'Attaching to the gateway at its address',
+};
+
 export type { BreakerState, RestartAnswer, RestartBudgetStatus, RestartRefusal } from './restart-budget';
 
 /**
@@ -107,12 +113,7 @@ export class GatewayService implements OnApplicationShutdown {
       ) {
         return;
       }
-      this.transition(
-        'starting',
-        this.runtime.mode === 'container'
-          ? 'Starting the gateway container'
-          : 'Starting the simulated gateway',
-      );
+      this.transition('starting', STARTING[this.runtime.mode]);
       try {
         const how = await this.runtime.start();
         if (how === 'adopted' && this.runtime.mode === 'container') {
@@ -142,6 +143,8 @@ export class GatewayService implements OnApplicationShutdown {
    */
   async restart(reason: string): Promise<void> {
     return this.exclusive(async () => {
+      // A gateway someone else runs refuses (the runtime says why) before anything here changes.
+      if (this.runtime.mode === 'address') return this.runtime.restart();
       this.unblock('the gateway was restarted by request');
       await this.restartNow(reason);
     });
@@ -185,8 +188,12 @@ export class GatewayService implements OnApplicationShutdown {
   status(): z.infer<typeof GatewayStatus> {
     const runtime = this.runtime.status();
     const startedAt = runtime.startedAt;
+    const attached = this.runtime.mode === 'address';
+    const endpoint = this.runtime.apiEndpoint();
     return {
       mode: this.runtime.mode,
+      address: attached && endpoint ? `${endpoint.host}:${endpoint.port}` : null,
+      controls: { lifecycle: !attached, logs: !attached, vnc: runtime.ports.vnc !== undefined },
       state: this.current,
       since: this.since.toISOString(),
       reason: this.reason,
@@ -230,8 +237,9 @@ export class GatewayService implements OnApplicationShutdown {
     this.shutdownPromise ??= this.exclusive(async () => {
       this.cancelAutomaticRestart();
       this.clearStartTimeout();
-      if (this.runtime.mode === 'simulator') {
-        // The in-process simulator belongs to whoever started it (startService, or a test that reuses it).
+      if (this.runtime.mode === 'simulator' || this.runtime.mode === 'address') {
+        // The in-process simulator belongs to whoever started it (startService, or a test that reuses it);
+        // a gateway at an address to whoever runs it.
         await this.runtime.detach();
       } else if (this.config.gateway.keepRunning) {
         if (this.runtime.isRunning)
@@ -353,6 +361,13 @@ export class GatewayService implements OnApplicationShutdown {
   private refusal(options: { ignoreBackoff?: boolean }): RestartRefusal | undefined {
     if (this.shutdownPromise) {
       return { reason: 'shutting-down', message: 'The supervisor is shutting down' };
+    }
+    if (this.runtime.mode === 'address') {
+      const at = this.runtime.apiEndpoint();
+      return {
+        reason: 'not-managed',
+        message: `the gateway at ${at ? `${at.host}:${at.port}` : 'its address'} runs outside the supervisor: a human must restart it`,
+      };
     }
     if (this.blockedBecause !== undefined) {
       return {

@@ -26,9 +26,15 @@ export type BudgetRefusal =
     }
   | { reason: 'backing-off'; message: string; nextAllowedAt: Date };
 
-/** Why the gateway will not restart itself now: the budget, a login IB rejected, or the shutdown. */
+/**
+ * Why the gateway will not restart itself now: the budget, a login IB rejected, the shutdown, or a gateway
+ * the supervisor does not run (the address kind: only a human can restart it).
+ */
 export type RestartRefusal =
-  BudgetRefusal | { reason: 'login-blocked'; message: string } | { reason: 'shutting-down'; message: string };
+  | BudgetRefusal
+  | { reason: 'login-blocked'; message: string }
+  | { reason: 'shutting-down'; message: string }
+  | { reason: 'not-managed'; message: string };
 
 /** The gateway's answer to a request for an automatic restart. */
 export type RestartAnswer =

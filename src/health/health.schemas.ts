@@ -17,6 +17,7 @@ export const HEALTH_STATES = [
   'market-closed',
   'login-failed',
   'circuit-open',
+  'needs-human',
 ] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
 
@@ -28,7 +29,7 @@ export const HealthStatus = z.object({
   state: z
     .enum(HEALTH_STATES)
     .describe(
-      'The health state: gateway-stopped, starting, logging-in, awaiting-2fa (approve the IB Key prompt), existing-session, gateway-error, logged-in (API session not connected yet), api-connected (no tick yet), data-flowing, stale, recovering (the recovery ladder is acting), market-closed (no ticks expected), login-failed (no automatic restart until a human acts), circuit-open (a restart is needed but the hourly cap is spent)',
+      'The health state: gateway-stopped, starting, logging-in, awaiting-2fa (approve the IB Key prompt), existing-session, gateway-error, logged-in (API session not connected yet), api-connected (no tick yet), data-flowing, stale, recovering (the recovery ladder is acting), market-closed (no ticks expected), login-failed (no automatic restart until a human acts), circuit-open (a restart is needed but the hourly cap is spent), needs-human (a gateway attached by address needs a restart or does not answer: the supervisor cannot start it, a human must)',
     ),
   reason: z.string().describe('Why, in words'),
   since: isoTime.describe('When the service entered this state'),

@@ -22,6 +22,9 @@ import { StaleDataWatchdog, type DataAssessment } from './stale-data-watchdog';
  * The health loop: asks the watchdog how the data flows, lets the recovery ladder act, and keeps the one
  * health state the API reports. Gateway and API session transitions go into the same event history.
  */
+/** A gateway attached by address that refused this many connection attempts in a row needs a human. */
+export const UNANSWERED_ATTEMPTS_FOR_A_HUMAN = 3;
+
 @Injectable()
 export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(HealthService.name);
@@ -187,7 +190,14 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     ) {
       return { state: 'login-failed', reason: gateway.status().reason };
     }
+    const attached = gateway.mode === 'address';
     if (ladder.state !== 'idle' && ladder.state !== 'halted') {
+      if (ladder.restartRefused && attached) {
+        return {
+          state: 'needs-human',
+          reason: `a gateway restart is needed but the gateway runs outside the supervisor (${gateway.status().address ?? 'by address'}): a human must restart it; ${ladder.reason}`,
+        };
+      }
       if (ladder.restartRefused && ladder.breaker.state === 'open') {
         return {
           state: 'circuit-open',
@@ -210,8 +220,16 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
         break;
     }
     switch (assessment.verdict) {
-      case 'no-session':
+      case 'no-session': {
+        const failed = this.ibApi.status().failedAttempts;
+        if (attached && failed >= UNANSWERED_ATTEMPTS_FOR_A_HUMAN) {
+          return {
+            state: 'needs-human',
+            reason: `the gateway at ${gateway.status().address ?? 'its address'} does not answer its API port (${failed} failed connection attempts); it runs outside the supervisor, so a human must start or restart it; ${this.connectionReason(this.ibApi.state)}`,
+          };
+        }
         return { state: 'logged-in', reason: this.connectionReason(this.ibApi.state) };
+      }
       case 'awaiting-probe':
       case 'waiting-first-tick':
         return { state: 'api-connected', reason: assessment.reason };

@@ -21,4 +21,12 @@ export class GatewayVncTarget implements VncTarget {
     if (port === null) return undefined;
     return { host: '127.0.0.1', port, password: this.config.gateway.vncPassword };
   }
+
+  unavailableReason(): string {
+    const { mode, address } = this.gateway.status();
+    if (mode === 'address') {
+      return `The gateway at ${address ?? 'its address'} runs outside the supervisor (--gateway-address): the supervisor has no view of its screen; look at it where it runs`;
+    }
+    return "The gateway's screen is not available: the gateway is not running";
+  }
 }

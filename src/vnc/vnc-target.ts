@@ -12,6 +12,8 @@ export interface VncEndpoint {
  */
 export interface VncTarget {
   endpoint(): VncEndpoint | undefined;
+  /** Why there is no screen to show, in words for the viewer (when endpoint() is undefined). */
+  unavailableReason?(): string;
 }
 
 export const VNC_TARGET = Symbol('VNC_TARGET');

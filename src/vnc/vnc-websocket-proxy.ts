@@ -140,7 +140,8 @@ export class VncWebsocketProxy implements OnApplicationBootstrap, OnModuleDestro
       await this.refuse(
         viewer,
         websocket,
-        "The gateway's screen is not available: the gateway is not running",
+        this.target.unavailableReason?.() ??
+          "The gateway's screen is not available: the gateway is not running",
       );
       return;
     }

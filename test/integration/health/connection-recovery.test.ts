@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../../../src/config/config.schema';
 import { IBApiNext, SecType } from '@stoqey/ib';
 import type { Observable, Subscription } from 'rxjs';
 import type { z } from 'zod';
@@ -45,22 +46,23 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
     const simulator = new IbGatewaySimulator();
     await simulator.start();
     simulator.setClock(FX_OPEN);
-    const squatter = await connectClient(simulator.port, { clientId: 1 }); // another app holds client id 1
+    const ours = CONFIG_DEFAULTS.ib.clientId;
+    const squatter = await connectClient(simulator.port, { clientId: ours }); // another app holds our id
     try {
       const service = await startTestService(testConfig({ watchdog: FAST_WATCHDOG }), { simulator });
       try {
         const status = await connectionStatus(service.urls.base);
         expect(status).toMatchObject({
           state: 'connected',
-          clientId: 2,
-          configuredClientId: 1,
+          clientId: ours + 1,
+          configuredClientId: ours,
           clientIdCollisions: 1,
         });
         const clientIds = simulator
           .stats()
           .connectedClients.map((client) => client.clientId)
           .sort((a, b) => a - b);
-        expect(clientIds).toEqual([1, 2]);
+        expect(clientIds).toEqual([ours, ours + 1]);
         expect(squatter.ib.isConnected).toBe(true); // the other app was not kicked
         const events = (await (
           await fetch(`${service.urls.base}/health/events?source=connection`)
@@ -68,7 +70,7 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
           events: { to: string; reason: string }[];
         };
         expect(events.events.find((event) => event.to === 'connected')?.reason).toContain(
-          'client id 1 was in use',
+          `client id ${ours} was in use`,
         );
         // Requests flow on the session it got.
         const time = (await (await fetch(`${service.urls.base}/connection/server-time`)).json()) as {
@@ -116,7 +118,7 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
       );
       expect([...backoffs]).toEqual(expect.arrayContaining([0.5, 1, 2]));
       expect(connected.reconnects).toBe(1);
-      expect(connected.clientId).toBe(1);
+      expect(connected.clientId).toBe(CONFIG_DEFAULTS.ib.clientId);
       expect(connected.lastError?.message).toMatch(/ECONNREFUSED/);
 
       // Nothing re-subscribed by hand: IBApiNext re-requests its streams on the same instance.

@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../../../src/config/config.schema';
 import { connectMcpClient } from '../service/service-harness';
 import {
   eventually,
@@ -150,7 +151,7 @@ describe('stale-data watchdog and recovery ladder (in-process simulator)', () =>
         state: 'data-flowing',
         probe: { symbol: 'EUR.USD', subscribed: true },
         market: { open: true },
-        connection: { state: 'connected', clientId: 1 },
+        connection: { state: 'connected', clientId: CONFIG_DEFAULTS.ib.clientId },
         ladder: { rung: 'idle' },
       });
       const events = await mcp.callTool({

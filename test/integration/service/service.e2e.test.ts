@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../../../src/config/config.schema';
 import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@modelcontextprotocol/client';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RunningService } from '../../../src/main';
@@ -33,7 +34,12 @@ describe('service end to end: REST and MCP against the simulator', () => {
     const response = await rest('/connection/status');
     expect(response.status).toBe(200);
     const status = (await response.json()) as Record<string, unknown>;
-    expect(status).toMatchObject({ state: 'connected', host: '127.0.0.1', clientId: 1, reconnects: 0 });
+    expect(status).toMatchObject({
+      state: 'connected',
+      host: '127.0.0.1',
+      clientId: CONFIG_DEFAULTS.ib.clientId,
+      reconnects: 0,
+    });
     expect(status.port).toBe(service.simulator?.port);
   });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AppConfigSchema, CONFIG_DEFAULTS } from '../../../src/config/config.schema';
+import { addressOf, AppConfigSchema, CONFIG_DEFAULTS, gatewayKind } from '../../../src/config/config.schema';
 import {
   ConfigError,
   describeConfig,
@@ -99,6 +99,22 @@ describe('loadConfig', () => {
     expect(fromFlags.ib.tradingMode).toBe('live');
     expect(fromFlags.orders.readOnly).toBe(true);
     expect(fromFlags.security.corsOrigins).toEqual(['https://c.example']);
+  });
+
+  it('attaches to a gateway at an address: the address kind, without credentials', () => {
+    const { config } = loadConfig({ '--gateway-address': '127.0.0.1:7497' }, {});
+    expect(config.gateway.address).toBe('127.0.0.1:7497');
+    expect(gatewayKind(config)).toBe('address');
+    expect(addressOf('[::1]:4002')).toEqual({ host: '::1', port: 4002 });
+    expect(gatewayKind(loadConfig({}, {}).config)).toBe('simulator');
+    expect(problemsOf({ '--gateway-address': 'localhost' })).toEqual([
+      expect.stringMatching(/--gateway-address.*must be host:port/),
+    ]);
+    const both = problemsOf(
+      { '--gateway-address': 'tws.lan:7496', '--username': 'trader' },
+      { IBGS_PASSWORD: 'secret-pw' },
+    );
+    expect(both).toEqual([expect.stringMatching(/credentials are not used with --gateway-address/)]);
   });
 
   it('treats an empty environment variable as unset', () => {
