@@ -266,7 +266,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'IBGS_DATA_DIR',
     type: 'string',
     description:
-      "directory of durable state (created 0700): the order audit journal, idempotency keys, the gateway's secret files",
+      'directory of durable state (created 0700): the order audit journal and the idempotency keys',
     defaultText: DEFAULT_DATA_DIR_TEXT,
   },
   {

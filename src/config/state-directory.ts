@@ -8,7 +8,7 @@ export const DEFAULT_DATA_DIR_TEXT =
   '$XDG_STATE_HOME/ib-gateway-supervisor, else ~/.local/state/ib-gateway-supervisor';
 
 /**
- * The per-user state directory: journals, idempotency keys and the gateway's secret files belong to the user,
+ * The per-user state directory: the order journal and idempotency keys belong to the user,
  * never to the working directory (a clone of this repository would otherwise hold them, one `git commit -a`
  * from being pushed). XDG's state home on Linux, Library/Application Support on macOS, LOCALAPPDATA on Windows.
  */

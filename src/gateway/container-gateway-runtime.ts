@@ -3,7 +3,7 @@ import { Subject, type Observable } from 'rxjs';
 import { DomainError } from '../common/domain-error';
 import { IMAGE_PORTS } from './ibc-log-vocabulary';
 import type { ContainerFacts, DockerRepository, LogFollower } from './docker.repository';
-import type { GatewaySecretFiles } from './gateway-secret-files';
+import { SECRETS_DIR, type GatewaySecretFiles } from './gateway-secret-files';
 import type { GatewayMode, GatewayRuntime, RuntimeEvent, RuntimeStatus } from './gateway-runtime';
 import { IbcLogStateReader } from './ibc-log-states';
 
@@ -13,7 +13,6 @@ export const MANAGED_BY_LABEL = 'ib-gateway-supervisor.managed-by';
 export const MANAGED_BY = 'ib-gateway-supervisor';
 
 /** Inside the container (the gnzsnz/ib-gateway image's interface, which the simulator image copies). */
-const SECRETS_DIR = '/run/secrets';
 const VNC_PORT = 5900;
 /** IBC needs a moment to log out cleanly on SIGTERM; Docker kills the container after this. */
 const STOP_TIMEOUT_SECONDS = 15;
@@ -105,6 +104,9 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
   }
 
   async start(): Promise<'adopted' | 'started'> {
+    // No secret is kept on this machine: clear what an earlier version left under the data dir. A container
+    // of that version still running keeps its mounted copies (and is replaced on its next restart).
+    this.secrets.removeLegacyFiles();
     await this.docker.ping();
     const mine = await this.docker.findContainers({ [INSTANCE_LABEL]: this.settings.containerName });
     const [running, ...extraRunning] = mine.filter((container) => container.state === 'running');
@@ -124,21 +126,18 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
       );
       await this.docker.remove(stale.id);
     }
-    // No container of ours runs: secret files left by a run that died (e.g. a VNC password no longer
-    // configured) go before the new container's are written.
-    this.secrets.removeAll();
     const pulled = await this.docker.ensureImage(this.settings.image, this.progress);
     if (pulled === 'pulled') this.log.info(`Pulled ${this.settings.image}`);
+    const spec = await this.containerSpec();
     let container: ContainerFacts;
     try {
-      container = await this.docker.createAndStart(await this.containerSpec());
-    } catch (error) {
-      this.secrets.removeAll();
-      throw error;
+      container = await this.docker.createAndStart(spec);
+    } finally {
+      spec.files.fill(0); // the only copy of the secrets outside the container, in memory
     }
     this.startedThisRun = true;
     this.log.info(
-      `Started the gateway container ${container.name} (${container.id.slice(0, 12)}) from ${container.image}; API on 127.0.0.1:${container.publishedPorts[this.apiContainerPort] ?? '?'}`,
+      `Started the gateway container ${container.name} (${container.id.slice(0, 12)}) from ${container.image}; API on ${this.docker.publishedHost()}:${container.publishedPorts[this.apiContainerPort] ?? '?'}`,
     );
     await this.watch(container);
     return 'started';
@@ -158,7 +157,6 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
       await this.docker.stop(container.id, STOP_TIMEOUT_SECONDS);
       this.container = (await this.docker.inspect(container.id)) ?? undefined;
     }
-    this.secrets.removeAll();
   }
 
   async restart(): Promise<void> {
@@ -171,7 +169,20 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
     }
     this.unwatch();
     if (known.state === 'running') await this.docker.stop(known.id, STOP_TIMEOUT_SECONDS);
-    this.writeSecrets(); // the bind mounts need their source files
+    if (known.mountsHostFiles) {
+      // Made by an earlier version, which mounted the secret files from the data dir: they are gone (see
+      // start), so this container cannot start again. A new one gets its files the current way.
+      this.log.info(
+        `Replacing the gateway container ${known.name}, made by an earlier version, to restart it`,
+      );
+      await this.docker.remove(known.id);
+      this.container = undefined;
+      await this.start();
+      return;
+    }
+    // Its secret files are in its writable layer already; put again, so that it logs in with this
+    // supervisor's credentials (an adopted container may hold an earlier run's).
+    await this.putSecrets(known.id);
     await this.docker.start(known.id);
     this.startedThisRun = true;
     const restarted = await this.docker.inspect(known.id);
@@ -189,7 +200,6 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
     if (!container) return;
     await this.docker.stop(container.id, STOP_TIMEOUT_SECONDS);
     this.container = (await this.docker.inspect(container.id)) ?? undefined;
-    this.secrets.removeAll();
   }
 
   async detach(): Promise<void> {
@@ -200,7 +210,10 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
 
   apiEndpoint(): { host: string; port: number } | undefined {
     const port = this.container?.publishedPorts[this.apiContainerPort];
-    return port === undefined ? undefined : { host: '127.0.0.1', port };
+    // Published on the daemon's machine: this one for a local daemon (unix socket, tcp://127.0.0.1), else
+    // DOCKER_HOST's host. Docker publishes on that machine's 127.0.0.1 only, so a truly remote daemon's
+    // gateway is reachable from here only through a tunnel to that address (see README, "remote Docker").
+    return port === undefined ? undefined : { host: this.docker.publishedHost(), port };
   }
 
   status(): RuntimeStatus {
@@ -281,14 +294,22 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
     this.exitWatch = undefined;
   }
 
-  private writeSecrets(): Record<string, string> {
-    const files: Record<string, string> = {
-      [this.secrets.write('tws_password', this.settings.password)]: `${SECRETS_DIR}/tws_password`,
-    };
-    if (this.settings.vncPassword !== undefined) {
-      files[this.secrets.write('vnc_password', this.settings.vncPassword)] = `${SECRETS_DIR}/vnc_password`;
+  /** The secret files, as a tar archive for Docker (zero it once Docker has it). */
+  private secretsArchive(): Buffer {
+    const { password, vncPassword } = this.settings;
+    return this.secrets.archive({
+      tws_password: password,
+      ...(vncPassword === undefined ? {} : { vnc_password: vncPassword }),
+    });
+  }
+
+  private async putSecrets(id: string): Promise<void> {
+    const archive = this.secretsArchive();
+    try {
+      await this.docker.putFiles(id, archive);
+    } finally {
+      archive.fill(0);
     }
-    return files;
   }
 
   private async containerSpec() {
@@ -296,7 +317,7 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
     const env: Record<string, string> = {
       ...settings.extraEnv,
       TWS_USERID: settings.username,
-      // The password only ever travels as a file: `docker inspect` shows this path, never the password.
+      // The password only ever travels as a file put into the container: `docker inspect` shows this path.
       TWS_PASSWORD_FILE: `${SECRETS_DIR}/tws_password`,
       TRADING_MODE: settings.tradingMode,
       READ_ONLY_API: yesNo(settings.readOnlyApi),
@@ -329,7 +350,7 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
         [MANAGED_BY_LABEL]: MANAGED_BY,
       },
       ports,
-      files: this.writeSecrets(),
+      files: this.secretsArchive(),
     };
   }
 }

@@ -2,8 +2,9 @@ import Docker from 'dockerode';
 import { PassThrough, Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { DomainError } from '../common/domain-error';
+import { mountsHostFiles, parseEnv, parsePorts, publishedHostOf } from './docker-facts';
 
-/** What the supervisor asks Docker to run: one container, ports on 127.0.0.1 only, files mounted read-only. */
+/** What the supervisor asks Docker to run: one container, ports on 127.0.0.1 only, nothing mounted. */
 export interface ContainerSpec {
   name: string;
   image: string;
@@ -11,8 +12,11 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   /** Container port (e.g. 4004) → host port on 127.0.0.1; 0 lets Docker pick. */
   ports: Record<number, number>;
-  /** Host file → path inside the container, mounted read-only. */
-  files: Record<string, string>;
+  /**
+   * A tar archive unpacked at "/" in the created container before it first starts (the secret files): it
+   * lives in the container's writable layer, so restarts keep it, and the daemon may be on another machine.
+   */
+  files: Buffer;
 }
 
 export type ContainerRunState =
@@ -30,6 +34,8 @@ export interface ContainerFacts {
   env: Record<string, string>;
   /** Container port → host port on 127.0.0.1, for the ports that are published. */
   publishedPorts: Record<number, number>;
+  /** True for a container that mounts files of the daemon's machine (earlier versions mounted its secrets). */
+  mountsHostFiles: boolean;
 }
 
 export interface LogFollower {
@@ -114,35 +120,17 @@ async function demuxLines(
   return Promise.all(done).then(() => undefined);
 }
 
-function parsePorts(
-  ports: Docker.ContainerInspectInfo['NetworkSettings']['Ports'] | undefined,
-): Record<number, number> {
-  const published: Record<number, number> = {};
-  for (const [key, bindings] of Object.entries(ports ?? {})) {
-    const containerPort = Number(key.split('/')[0]);
-    const binding = (bindings as { HostIp: string; HostPort: string }[] | null)?.find(
-      (candidate) => candidate.HostIp === '127.0.0.1' || candidate.HostIp === '',
-    );
-    if (binding && binding.HostPort !== '') published[containerPort] = Number(binding.HostPort);
-  }
-  return published;
-}
-
-function parseEnv(env: string[] | null | undefined): Record<string, string> {
-  const parsed: Record<string, string> = {};
-  for (const entry of env ?? []) {
-    const separator = entry.indexOf('=');
-    if (separator > 0) parsed[entry.slice(0, separator)] = entry.slice(separator + 1);
-  }
-  return parsed;
-}
-
 /**
  * The only place that talks to Docker (through dockerode): images, containers, logs. Its errors are
  * DomainErrors that say what to do: Docker not running, image not available, port taken.
  */
 export class DockerRepository {
   constructor(private readonly docker: Docker = new Docker()) {}
+
+  /** The daemon's machine, where the published ports are: 127.0.0.1 for a local daemon. */
+  publishedHost(): string {
+    return publishedHostOf(this.docker.modem as { host?: unknown });
+  }
 
   /** Fails with a clear message when the daemon does not answer. */
   async ping(): Promise<void> {
@@ -260,10 +248,14 @@ export class DockerRepository {
       labels: info.Config.Labels ?? {},
       env: parseEnv(info.Config.Env),
       publishedPorts: parsePorts(info.NetworkSettings.Ports),
+      mountsHostFiles: mountsHostFiles(info),
     };
   }
 
-  /** Creates and starts the container; a port Docker cannot bind is a CONFLICT naming the port. */
+  /**
+   * Creates the container, puts its files in, then starts it; a port Docker cannot bind is a CONFLICT naming
+   * the port. A container that could not be given its files or started is removed.
+   */
   async createAndStart(spec: ContainerSpec): Promise<ContainerFacts> {
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -283,7 +275,6 @@ export class DockerRepository {
         ExposedPorts: exposed,
         HostConfig: {
           PortBindings: bindings,
-          Binds: Object.entries(spec.files).map(([host, inside]) => `${host}:${inside}:ro`),
           // The supervisor restarts the container itself: Docker's own policy would retry a failed login forever.
           RestartPolicy: { Name: 'no' },
           // Java in the gateway needs more descriptors than some daemons allow by default.
@@ -300,16 +291,28 @@ export class DockerRepository {
       }
       throw this.mapError(error, `create the container ${spec.name}`);
     }
+    let action = `put the secret files into the container ${spec.name}`;
     try {
+      await container.putArchive(spec.files, { path: '/' });
+      action = `start the container ${spec.name}`;
       await container.start();
     } catch (error) {
       await container.remove({ force: true }).catch(() => undefined);
-      throw this.mapError(error, `start the container ${spec.name}`);
+      throw this.mapError(error, action);
     }
     const facts = await this.inspect(container.id);
     if (!facts)
       throw new DomainError('INTERNAL', `The container ${spec.name} vanished right after it started`);
     return facts;
+  }
+
+  /** Unpacks a tar archive at "/" in a created or stopped container, whose entrypoint reads the files on start. */
+  async putFiles(id: string, archive: Buffer): Promise<void> {
+    try {
+      await this.docker.getContainer(id).putArchive(archive, { path: '/' });
+    } catch (error) {
+      throw this.mapError(error, `put the secret files into the container ${id.slice(0, 12)}`);
+    }
   }
 
   async start(id: string): Promise<void> {

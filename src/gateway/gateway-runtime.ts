@@ -30,7 +30,7 @@ export interface GatewayRuntime {
   readonly isRunning: boolean;
   /** Brings the gateway up: adopts a running one, else creates/starts it. Resolves once it runs. */
   start(): Promise<'adopted' | 'started'>;
-  /** Stops the gateway and forgets its secrets. */
+  /** Stops the gateway. */
   stop(): Promise<void>;
   /** Stops and starts the gateway again (a new login). */
   restart(): Promise<void>;

@@ -19,7 +19,9 @@ export class GatewayVncTarget implements VncTarget {
   endpoint(): VncEndpoint | undefined {
     const port = this.gateway.status().ports.vnc;
     if (port === null) return undefined;
-    return { host: '127.0.0.1', port, password: this.config.gateway.vncPassword };
+    // Published where the gateway's API is (the Docker daemon's host).
+    const host = this.gateway.apiEndpoint()?.host ?? '127.0.0.1';
+    return { host, port, password: this.config.gateway.vncPassword };
   }
 
   unavailableReason(): string {

@@ -42,3 +42,32 @@ export class CliProcess {
     throw new Error(`the CLI never printed ${String(pattern)}; its output:\n${this.output}`);
   }
 }
+
+/** The arguments of `start` in container mode against a test image, with free ports picked by the system. */
+export function containerStartArgs(options: {
+  image: string;
+  containerName: string;
+  dataDir: string;
+  port?: string;
+  logLevel?: string;
+}): string[] {
+  return [
+    'start',
+    '--username',
+    'trader1',
+    '--image',
+    options.image,
+    '--container-name',
+    options.containerName,
+    '--gateway-api-port',
+    '0',
+    '--gateway-vnc-port',
+    '0',
+    '--port',
+    options.port ?? '0',
+    '--log-level',
+    options.logLevel ?? 'info',
+    '--data-dir',
+    options.dataDir,
+  ];
+}

@@ -1,6 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import type { AppConfig } from '../../../src/config/config.schema';
 import { INSTANCE_LABEL } from '../../../src/gateway/container-gateway-runtime';
 import { startService, type RunningService, type StartOptions } from '../../../src/main';
@@ -15,6 +17,7 @@ import {
 } from '../../support/docker';
 import { connectMcpClient, startTestService, testConfig } from '../../integration/service/service-harness';
 import { rfbGreeting } from '../../support/rfb-client';
+import { filesHolding, secretFileInContainer } from '../../support/secret-files';
 
 /**
  * The supervisor against a real Docker daemon running the simulator image, which has the interface of the
@@ -78,7 +81,7 @@ function containerOptions(env: Record<string, string> = {}): StartOptions {
   };
 }
 
-/** The simulated account accepts exactly the password the supervisor mounts, wherever it reads it from. */
+/** The simulated account accepts exactly the password the supervisor hands over, wherever it reads it from. */
 const ACCEPT_MOUNTED_PASSWORD = { SIM_ACCEPTED_PASSWORD_FILE: SECRET_INSIDE };
 
 async function eventually<T>(
@@ -163,9 +166,13 @@ describe('the gateway supervisor with a real Docker container', () => {
     const password = randomPassword();
     const vncPassword = randomBytes(4).toString('hex');
     const config = gatewayConfig(name, password, { keepRunning: true, vncPassword });
+    /** Where earlier versions kept the secret files, to be bind-mounted: cleared on start. */
+    const legacySecrets = join(config.dataDir, 'gateway-secrets', name);
     let service: RunningService;
 
     beforeAll(async () => {
+      mkdirSync(legacySecrets, { recursive: true, mode: 0o700 });
+      writeFileSync(join(legacySecrets, 'tws_password'), password, { mode: 0o600 });
       service = await track(startTestService(config, containerOptions(ACCEPT_MOUNTED_PASSWORD)));
     }, 60_000);
 
@@ -217,10 +224,20 @@ describe('the gateway supervisor with a real Docker container', () => {
       expect(inspected).not.toContain(vncPassword);
       const [details] = JSON.parse(inspected) as [
         {
-          Config: { Env: string[]; Labels: Record<string, string> };
-          HostConfig: { PortBindings: Record<string, { HostIp: string }[]>; RestartPolicy: { Name: string } };
+          Config: { Env: string[]; Labels: Record<string, string>; Cmd: string[] | null };
+          HostConfig: {
+            PortBindings: Record<string, { HostIp: string }[]>;
+            RestartPolicy: { Name: string };
+            Binds: string[] | null;
+            Mounts?: unknown[] | null;
+          };
+          Mounts: unknown[];
         },
       ];
+      // Nothing of this machine is mounted: the secret files were put into the container before it started.
+      expect(details.Mounts).toEqual([]);
+      expect(details.HostConfig.Binds ?? []).toEqual([]);
+      expect(details.HostConfig.Mounts ?? []).toEqual([]);
       const names = details.Config.Env.map((entry) => entry.split('=')[0]);
       expect(names).toEqual(expect.arrayContaining(['TWS_USERID', 'TWS_PASSWORD_FILE', 'TRADING_MODE']));
       expect(names).not.toContain('TWS_PASSWORD');
@@ -242,6 +259,26 @@ describe('the gateway supervisor with a real Docker container', () => {
       expect(logs.lines.join('\n')).not.toContain(password);
       expect(logs.lines.join('\n')).not.toContain(vncPassword);
       expect(await containerLogs(id ?? '')).not.toContain(password);
+    });
+
+    it('puts the secret files into the container (0400, the image user 1000), none on this machine', async () => {
+      const [id = ''] = await instanceContainers(name);
+      expect(await secretFileInContainer(id, SECRET_INSIDE)).toEqual({
+        content: password,
+        mode: 0o400,
+        uid: 1000,
+        gid: 1000,
+        readBy: 1000,
+      });
+      expect(await secretFileInContainer(id, '/run/secrets/vnc_password')).toMatchObject({
+        content: vncPassword,
+        mode: 0o400,
+        uid: 1000,
+      });
+      // The directory an earlier version kept them in was cleared; no copy of a secret is in the data dir.
+      expect(existsSync(legacySecrets)).toBe(false);
+      expect(existsSync(join(config.dataDir, 'gateway-secrets'))).toBe(false);
+      expect(filesHolding(config.dataDir, [password, vncPassword])).toEqual([]);
     });
 
     it('brings a killed container back, then the IB session works again', async () => {
@@ -267,6 +304,12 @@ describe('the gateway supervisor with a real Docker container', () => {
         return response.status === 200 ? ((await response.json()) as { epochSeconds: number }) : undefined;
       }, 'the IB session to reconnect');
       expect(time.epochSeconds).toBeGreaterThan(0);
+      // Started again in place: the files it was created with, and still none on this machine.
+      expect(await secretFileInContainer(id ?? '', SECRET_INSIDE)).toMatchObject({
+        content: password,
+        mode: 0o400,
+      });
+      expect(filesHolding(config.dataDir, [password, vncPassword])).toEqual([]);
     }, 45_000);
 
     it('a restarted supervisor adopts the running container instead of starting a second login', async () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerLockPath, dataDirLockPath } from '../../../src/gateway/supervisor-lock';
-import { CliProcess } from '../../support/cli-process';
+import { CliProcess, containerStartArgs } from '../../support/cli-process';
 import { assertDockerAvailable, docker, run } from '../../support/docker';
 
 /**
@@ -29,25 +29,13 @@ describe('a second supervisor for the same gateway', () => {
   let first: CliProcess | undefined;
   const others: CliProcess[] = [];
 
-  const args = (overrides: { port?: string; dataDir?: string } = {}) => [
-    'start',
-    '--username',
-    'trader1',
-    '--image',
-    IMAGE,
-    '--container-name',
-    containerName,
-    '--gateway-api-port',
-    '0',
-    '--gateway-vnc-port',
-    '0',
-    '--port',
-    overrides.port ?? '0',
-    '--log-level',
-    'info',
-    '--data-dir',
-    overrides.dataDir ?? dataDir,
-  ];
+  const args = (overrides: { port?: string; dataDir?: string } = {}) =>
+    containerStartArgs({
+      image: IMAGE,
+      containerName,
+      dataDir: overrides.dataDir ?? dataDir,
+      ...(overrides.port === undefined ? {} : { port: overrides.port }),
+    });
   const env = () => ({ IBGS_PASSWORD_FILE: passwordFile });
 
   beforeAll(async () => {

@@ -13,7 +13,8 @@ import {
   run,
   TEST_CONTAINER_LABEL,
 } from '../../support/docker';
-import { CliProcess } from '../../support/cli-process';
+import { CliProcess, containerStartArgs } from '../../support/cli-process';
+import { filesHolding, secretFileInContainer } from '../../support/secret-files';
 import { RfbClient } from '../../support/rfb-client';
 import { startTestService, testConfig } from '../../integration/service/service-harness';
 import { WebsocketTcpBridge } from '../../integration/vnc/websocket-tcp-bridge';
@@ -61,6 +62,7 @@ function leakedSecrets(text: string): string[] {
 
 describe('credential hygiene with a real gateway container', () => {
   let service: RunningService;
+  let config: AppConfig;
   const logLines: string[] = [];
   /** Everything the service answered, labelled by what was asked. */
   const answers: Array<{ what: string; text: string }> = [];
@@ -87,7 +89,7 @@ describe('credential hygiene with a real gateway container', () => {
     await removeTestContainers(LABEL);
     await run('bash', ['docker/build-simulator-image.sh', IMAGE], { timeoutMs: 280_000 });
     const base = testConfig();
-    const config: AppConfig = testConfig({
+    config = testConfig({
       logLevel: 'debug',
       ib: { ...base.ib, username: 'trader1', password: SECRETS.ibPassword },
       gateway: {
@@ -111,7 +113,7 @@ describe('credential hygiene with a real gateway container', () => {
       logDestination,
       gatewayContainer: {
         labels: { [TEST_CONTAINER_LABEL]: LABEL },
-        // The simulated IB account accepts exactly the password the supervisor mounts.
+        // The simulated IB account accepts exactly the password the supervisor hands over.
         env: { SIM_LOGIN_DELAY_MS: '300', SIM_ACCEPTED_PASSWORD_FILE: '/run/secrets/tws_password' },
       },
     });
@@ -126,7 +128,7 @@ describe('credential hygiene with a real gateway container', () => {
   const full = { authorization: `Bearer ${SECRETS.apiToken}` };
   const readOnly = { authorization: `Bearer ${SECRETS.readOnlyToken}` };
 
-  it('runs the container with the secrets as mounted files: docker inspect shows none of them', async () => {
+  it('runs the container with the secrets as files put into it: docker inspect shows none of them', async () => {
     const status = (await (await get('/gateway/status', full)).json()) as {
       state: string;
       container: { id: string } | null;
@@ -138,12 +140,33 @@ describe('credential hygiene with a real gateway container', () => {
     const inspected = await docker(['inspect', id]);
     expect(leakedSecrets(inspected)).toEqual([]);
     const [details] = JSON.parse(inspected) as [
-      { Config: { Env: string[]; Cmd: string[] | null }; Args: string[] },
+      {
+        Config: { Env: string[]; Cmd: string[] | null };
+        Args: string[];
+        Mounts: unknown[];
+        HostConfig: { Binds: string[] | null };
+      },
     ];
     const variables = details.Config.Env.map((entry) => entry.split('=')[0]);
     expect(variables).toEqual(expect.arrayContaining(['TWS_PASSWORD_FILE', 'VNC_SERVER_PASSWORD_FILE']));
     expect(variables).not.toContain('TWS_PASSWORD');
     expect(variables).not.toContain('VNC_SERVER_PASSWORD');
+    // No bind mount: the files are in the container, readable by its user only, and on no disk of this machine.
+    expect(details.Mounts).toEqual([]);
+    expect(details.HostConfig.Binds ?? []).toEqual([]);
+    for (const [name, secret] of [
+      ['tws_password', SECRETS.ibPassword],
+      ['vnc_password', SECRETS.vncPassword],
+    ] as const) {
+      expect(await secretFileInContainer(id, `/run/secrets/${name}`)).toEqual({
+        content: secret,
+        mode: 0o400,
+        uid: 1000,
+        gid: 1000,
+        readBy: 1000,
+      });
+    }
+    expect(filesHolding(config.dataDir, Object.values(SECRETS))).toEqual([]);
   });
 
   it("serves the container's screen through /vnc with the VNC password it never shows", async () => {
@@ -251,25 +274,12 @@ describe('the built CLI with every secret given by file', () => {
       return path;
     };
     cli = new CliProcess(
-      [
-        'start',
-        '--username',
-        'trader1',
-        '--image',
-        IMAGE,
-        '--container-name',
+      containerStartArgs({
+        image: IMAGE,
         containerName,
-        '--gateway-api-port',
-        '0',
-        '--gateway-vnc-port',
-        '0',
-        '--port',
-        '0',
-        '--log-level',
-        'debug',
-        '--data-dir',
-        join(directory, 'data'),
-      ],
+        dataDir: join(directory, 'data'),
+        logLevel: 'debug',
+      }),
       {
         IBGS_PASSWORD_FILE: file('ib-password', SECRETS.ibPassword),
         IBGS_VNC_PASSWORD_FILE: file('vnc-password', SECRETS.vncPassword),
@@ -289,6 +299,7 @@ describe('the built CLI with every secret given by file', () => {
 
     const inspected = await docker(['inspect', containerName]);
     expect(leakedSecrets(inspected)).toEqual([]);
+    expect(filesHolding(join(directory, 'data'), Object.values(SECRETS))).toEqual([]);
 
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);

@@ -3,12 +3,13 @@ import {
   INSTANCE_LABEL,
   type ContainerGatewaySettings,
 } from '../../../src/gateway/container-gateway-runtime';
-import type { ContainerFacts, DockerRepository } from '../../../src/gateway/docker.repository';
+import type { ContainerFacts, ContainerSpec, DockerRepository } from '../../../src/gateway/docker.repository';
 import type { GatewaySecretFiles } from '../../../src/gateway/gateway-secret-files';
 
 /**
  * A supervisor whose start fails stops only a container it started itself in this run, never one it adopted
- * (another supervisor's, or one left running): the runtime's side of "one supervisor per gateway".
+ * (another supervisor's, or one left running): the runtime's side of "one supervisor per gateway". And the
+ * secrets reach the container only as an archive put into it, never as a file of this machine.
  */
 
 const settings: ContainerGatewaySettings = {
@@ -40,6 +41,7 @@ const running: ContainerFacts = {
   labels: { [INSTANCE_LABEL]: 'ib-gateway' },
   env: { TRADING_MODE: 'paper' },
   publishedPorts: { 4004: 4102 },
+  mountsHostFiles: false,
 };
 
 function fakeDocker(existing: ContainerFacts[]) {
@@ -47,10 +49,15 @@ function fakeDocker(existing: ContainerFacts[]) {
     ping: jest.fn(async () => Promise.resolve()),
     findContainers: jest.fn(async () => Promise.resolve(existing)),
     ensureImage: jest.fn(async () => Promise.resolve('present' as const)),
-    createAndStart: jest.fn(async () => Promise.resolve(running)),
+    createAndStart: jest.fn(async (_spec: ContainerSpec) => Promise.resolve(running)),
+    putFiles: jest.fn(async (_id: string, _archive: Buffer) => Promise.resolve()),
+    start: jest.fn(async () => Promise.resolve()),
+    publishedHost: jest.fn(() => '127.0.0.1'),
     stop: jest.fn(async () => Promise.resolve()),
     remove: jest.fn(async () => Promise.resolve()),
-    inspect: jest.fn(async () => Promise.resolve({ ...running, state: 'exited' as const })),
+    inspect: jest.fn(async (_id: string): Promise<ContainerFacts | undefined> =>
+      Promise.resolve({ ...running, state: 'exited' }),
+    ),
     followLogs: jest.fn(async () => Promise.resolve({ ended: Promise.resolve(), close: () => undefined })),
     waitForExit: jest.fn(
       async (_id: string, signal?: AbortSignal) =>
@@ -64,7 +71,10 @@ function fakeDocker(existing: ContainerFacts[]) {
 
 function runtimeWith(existing: ContainerFacts[], startup: { complete: boolean }) {
   const docker = fakeDocker(existing);
-  const secrets = { write: jest.fn((name: string) => `/data/${name}`), removeAll: jest.fn() };
+  const secrets = {
+    archive: jest.fn((files: Record<string, string>) => Buffer.from(JSON.stringify(files))),
+    removeLegacyFiles: jest.fn(),
+  };
   const log = { info: jest.fn(), warn: jest.fn(), debug: jest.fn() };
   const runtime = new ContainerGatewayRuntime(
     settings,
@@ -78,14 +88,15 @@ function runtimeWith(existing: ContainerFacts[], startup: { complete: boolean })
 }
 
 describe('ContainerGatewayRuntime during a start that fails', () => {
-  it('leaves an adopted container running (and its secret files in place) until the supervisor has started', async () => {
+  it('leaves an adopted container running until the supervisor has started', async () => {
     const { runtime, docker, secrets, log } = runtimeWith([running], { complete: false });
     expect(await runtime.start()).toBe('adopted');
     await runtime.stop();
     await runtime.detach();
     expect(docker.stop).not.toHaveBeenCalled();
     expect(docker.remove).not.toHaveBeenCalled();
-    expect(secrets.removeAll).not.toHaveBeenCalled();
+    expect(docker.putFiles).not.toHaveBeenCalled(); // its secret files are in it already
+    expect(secrets.archive).not.toHaveBeenCalled();
     expect(log.info).toHaveBeenCalledWith(
       expect.stringMatching(/Leaving the adopted gateway container ib-gateway/),
     );
@@ -101,22 +112,22 @@ describe('ContainerGatewayRuntime during a start that fails', () => {
   });
 
   it('stops a container it created in this run, even before the supervisor has started', async () => {
-    const { runtime, docker, secrets } = runtimeWith([], { complete: false });
+    const { runtime, docker } = runtimeWith([], { complete: false });
     expect(await runtime.start()).toBe('started');
     await runtime.stop();
     expect(docker.createAndStart).toHaveBeenCalledTimes(1);
     expect(docker.stop).toHaveBeenCalledWith(running.id, expect.any(Number));
-    expect(secrets.removeAll).toHaveBeenCalled();
   });
 
-  it('clears secret files a dead run left behind before it writes the new container files (none outlive their container)', async () => {
-    const stopped: ContainerFacts = { ...running, state: 'exited' };
-    const { runtime, docker, secrets } = runtimeWith([stopped], { complete: false });
-    expect(await runtime.start()).toBe('started');
-    expect(docker.remove).toHaveBeenCalledWith(stopped.id);
-    const cleared = secrets.removeAll.mock.invocationCallOrder[0] ?? Infinity;
-    const written = secrets.write.mock.invocationCallOrder[0] ?? -Infinity;
-    expect(cleared).toBeLessThan(written);
+  it('clears the secret directory an earlier version left under the data dir first, adopting or not', async () => {
+    for (const existing of [[running], [{ ...running, state: 'exited' as const }], []]) {
+      const { runtime, docker, secrets } = runtimeWith(existing, { complete: true });
+      await runtime.start();
+      expect(secrets.removeLegacyFiles).toHaveBeenCalledTimes(1);
+      expect(secrets.removeLegacyFiles.mock.invocationCallOrder[0]).toBeLessThan(
+        docker.ping.mock.invocationCallOrder[0] ?? -Infinity,
+      );
+    }
   });
 
   it('without a startup phase (an app built directly) behaves as before: stop stops the adopted container', async () => {
@@ -124,12 +135,82 @@ describe('ContainerGatewayRuntime during a start that fails', () => {
     const runtime = new ContainerGatewayRuntime(
       settings,
       docker as unknown as DockerRepository,
-      { write: () => '/data/x', removeAll: () => undefined } as unknown as GatewaySecretFiles,
+      { archive: () => Buffer.alloc(0), removeLegacyFiles: () => undefined } as unknown as GatewaySecretFiles,
       { info: () => undefined, warn: () => undefined, debug: () => undefined },
       () => undefined,
     );
     await runtime.start();
     await runtime.stop();
     expect(docker.stop).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('ContainerGatewayRuntime and the secret files', () => {
+  it('creates the container with its secrets as an archive (then zeroed), the env naming only their paths', async () => {
+    const { runtime, docker, secrets } = runtimeWith([], { complete: true });
+    await runtime.start();
+    expect(secrets.archive).toHaveBeenCalledWith({ tws_password: settings.password });
+    const [spec] = docker.createAndStart.mock.calls[0] ?? [];
+    expect(Buffer.isBuffer(spec?.files)).toBe(true);
+    expect(spec?.files.every((byte) => byte === 0)).toBe(true); // the copy in memory is wiped
+    expect(spec?.env).toMatchObject({ TWS_PASSWORD_FILE: '/run/secrets/tws_password' });
+    expect(JSON.stringify(spec)).not.toContain(settings.password);
+    expect(spec?.env).not.toHaveProperty('VNC_SERVER_PASSWORD_FILE');
+  });
+
+  it('with a VNC password, hands over both files and names both paths', async () => {
+    const docker = fakeDocker([]);
+    const secrets = { archive: jest.fn(() => Buffer.alloc(1024)), removeLegacyFiles: jest.fn() };
+    const runtime = new ContainerGatewayRuntime(
+      { ...settings, vncPassword: 'vnc-3f1a' },
+      docker as unknown as DockerRepository,
+      secrets as unknown as GatewaySecretFiles,
+      { info: () => undefined, warn: () => undefined, debug: () => undefined },
+      () => undefined,
+    );
+    await runtime.start();
+    expect(secrets.archive).toHaveBeenCalledWith({
+      tws_password: settings.password,
+      vnc_password: 'vnc-3f1a',
+    });
+    const [spec] = docker.createAndStart.mock.calls[0] ?? [];
+    expect(spec?.env).toMatchObject({ VNC_SERVER_PASSWORD_FILE: '/run/secrets/vnc_password' });
+  });
+
+  it('restarts the same container: its files put again (no file of this machine), then docker start', async () => {
+    const { runtime, docker } = runtimeWith([], { complete: true });
+    await runtime.start();
+    docker.inspect.mockResolvedValue({ ...running });
+    await runtime.restart();
+    expect(docker.stop).toHaveBeenCalledWith(running.id, expect.any(Number));
+    expect(docker.putFiles).toHaveBeenCalledWith(running.id, expect.any(Buffer));
+    expect(docker.putFiles.mock.calls[0]?.[1].every((byte) => byte === 0)).toBe(true);
+    expect(docker.start).toHaveBeenCalledWith(running.id);
+    expect(docker.putFiles.mock.invocationCallOrder[0]).toBeLessThan(
+      docker.start.mock.invocationCallOrder[0] ?? -Infinity,
+    );
+    expect(docker.remove).not.toHaveBeenCalled();
+    expect(docker.createAndStart).toHaveBeenCalledTimes(1);
+  });
+
+  it('replaces, instead of restarting, a container of an earlier version that mounted its secret files', async () => {
+    const legacy: ContainerFacts = { ...running, mountsHostFiles: true };
+    const { runtime, docker, log } = runtimeWith([legacy], { complete: true });
+    expect(await runtime.start()).toBe('adopted');
+    docker.inspect.mockResolvedValueOnce(legacy);
+    docker.findContainers.mockResolvedValue([]);
+    await runtime.restart();
+    expect(docker.stop).toHaveBeenCalledWith(legacy.id, expect.any(Number));
+    expect(docker.remove).toHaveBeenCalledWith(legacy.id);
+    expect(docker.start).not.toHaveBeenCalled();
+    expect(docker.createAndStart).toHaveBeenCalledTimes(1);
+    expect(log.info).toHaveBeenCalledWith(expect.stringMatching(/made by an earlier version/));
+  });
+
+  it("reports the API where the daemon publishes it: the daemon's host", async () => {
+    const { runtime, docker } = runtimeWith([running], { complete: true });
+    await runtime.start();
+    docker.publishedHost.mockReturnValue('gw.example.net');
+    expect(runtime.apiEndpoint()).toEqual({ host: 'gw.example.net', port: 4102 });
   });
 });
