@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import { usesSimulator, type AppConfig } from './config/config.schema';
 import { Redactor } from './common/redactor';
 import { ConfigError, describeConfig, loadConfig, type CommandLineFlags } from './config/load-config';
+import { CONFIG_FILE_ENV, CONFIG_FILE_FLAG } from './config/config-file';
 import { SETTINGS, flagName, formatDefault, settingDefault } from './config/settings';
 import { SupervisorConflictError } from './gateway/supervisor-lock';
 import type { RunningService } from './main';
@@ -185,13 +186,19 @@ export function buildProgram(): Command {
     .command('start', { isDefault: true })
     .description(
       'Start the service (the default command). Without --username it runs against the built-in IB Gateway simulator.\n' +
-        'Every flag is also an environment variable; flags win over environment variables, which win over defaults.\n' +
+        'Every flag is also an environment variable; flags win over environment variables, which win over the --config file, which wins over defaults.\n' +
         'Secrets come from files (--password-file, IBGS_PASSWORD_FILE) or environment variables (IBGS_PASSWORD).',
     )
     .helpOption('-h, --help', 'show every setting')
     .action(async (_options: unknown, command: Command) => {
       process.exitCode = await start(commandLineFlags(command));
     });
+  startCommand.addOption(
+    new Option(
+      `${CONFIG_FILE_FLAG} <file>`,
+      'a YAML or JSON file of settings, keyed by their names nested as in the config (ib: {username: ...}, watchdog: {probeSymbol: ...}); secrets only as files (ib: {passwordFile: ...}); flags and environment variables override it',
+    ).env(CONFIG_FILE_ENV),
+  );
   for (const option of settingOptions()) startCommand.addOption(option);
 
   program

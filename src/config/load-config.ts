@@ -1,5 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
+import {
+  CONFIG_FILE_ENV,
+  CONFIG_FILE_FLAG,
+  fileKeyOf,
+  readConfigFile,
+  type ConfigFileValues,
+} from './config-file';
 import { AppConfigSchema, CONFIG_DEFAULTS, type AppConfig } from './config.schema';
 import { SETTINGS, flagName, formatValue, settingLabel, valueAtPath, type Setting } from './settings';
 
@@ -31,7 +40,8 @@ interface Found {
 }
 
 /**
- * Resolves every setting: command-line flags beat environment variables beat CONFIG_DEFAULTS. Secrets come
+ * Resolves every setting: command-line flags beat environment variables beat the configuration file
+ * (--config / IBGS_CONFIG) beat CONFIG_DEFAULTS. Secrets come
  * from a file (flag or *_FILE variable) or a value. Throws a ConfigError listing every problem, never a
  * secret's value.
  */
@@ -43,11 +53,14 @@ export function loadConfig(flags: CommandLineFlags, env: Environment): LoadedCon
   // Settings whose value could not even be read: the schema's follow-up complaints would only repeat them.
   const unusable = new Set<string>();
 
+  const file = configFileOf(flags, env, problems);
+
   for (const setting of SETTINGS) {
     const problemsBefore = problems.length;
-    const found = setting.secret
+    const given = setting.secret
       ? findSecret(setting, flags, env, problems, warnings)
       : findValue(setting, flags, env, problems);
+    const found = given ?? (problems.length > problemsBefore ? undefined : fromFile(setting, file, problems));
     if (problems.length > problemsBefore) unusable.add(setting.path);
     if (found === undefined) continue;
     sources.set(setting.path, found);
@@ -72,6 +85,32 @@ export function loadConfig(flags: CommandLineFlags, env: Environment): LoadedCon
     problems.push(`${settingLabel(setting)}: ${inFlagTerms(issue.message)}${origin}`);
   }
   throw new ConfigError(problems);
+}
+
+function configFileOf(flags: CommandLineFlags, env: Environment, problems: string[]) {
+  const flag = flags[CONFIG_FILE_FLAG];
+  const path = typeof flag === 'string' && flag !== '' ? flag : env[CONFIG_FILE_ENV];
+  return path === undefined || path === '' ? undefined : readConfigFile(path, problems);
+}
+
+/** A setting the configuration file gave; a secret's file is read, relative to the configuration file. */
+function fromFile(
+  setting: Setting,
+  file: ConfigFileValues | undefined,
+  problems: string[],
+): Found | undefined {
+  if (file === undefined || !file.values.has(setting.path)) return undefined;
+  const value = file.values.get(setting.path);
+  if (!setting.secret) return { value, source: `${setting.path} in ${file.path}` };
+  const named = (value as { file: unknown }).file;
+  const source = `${fileKeyOf(setting)} in ${file.path}`;
+  if (typeof named !== 'string' || named === '') {
+    problems.push(`${settingLabel(setting)}: ${source} must be the path of a file`);
+    return undefined;
+  }
+  const home = homedir();
+  const expanded = named.startsWith('~/') ? join(home, named.slice(2)) : named;
+  return readSecretFile(setting, resolve(dirname(file.path), expanded), source, problems);
 }
 
 /** The values of every secret setting that is set: for scrubbing them from any text shown or logged. */

@@ -4,6 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CONFIG_FILE_FLAG } from '../../../src/config/config-file';
 import { SETTINGS, flagName, formatDefault } from '../../../src/config/settings';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -241,12 +242,28 @@ describe('ib-gateway-supervisor (the built CLI)', () => {
     expect(twice.stderr).toMatch(/(SIGINT|SIGTERM) again: exiting without a clean shutdown/);
   });
 
-  it('names each setting once in --help (no flag is missing from the table)', async () => {
+  it('names each setting once in --help (no flag is missing from the table), and --config', async () => {
     const help = await runToEnd(['start', '--help']);
     const listed = [...help.stdout.matchAll(/^\s{2}(--[a-z0-9-]+)/gm)].map((match) => match[1]);
     const fromTable = SETTINGS.flatMap((setting) => [setting.flag, setting.secret?.plainFlag])
       .filter((flag): flag is string => flag !== undefined)
       .map(flagName);
-    expect(listed.sort()).toEqual(fromTable.sort());
+    expect(listed.sort()).toEqual([CONFIG_FILE_FLAG, ...fromTable].sort());
+  });
+
+  it('starts from a --config file, and refuses a bad one with every problem and exit code 2', async () => {
+    const file = join(directory, 'supervisor.yaml');
+    writeFileSync(file, `port: 0\nlogLevel: silent\ndataDir: ${join(directory, 'config-data')}\n`);
+    const started = start(['--config', file]);
+    await started.waitForStdout(/Ready \(simulator mode\)/);
+    started.child.kill('SIGTERM');
+    expect((await started.exited).code).toBe(0);
+
+    writeFileSync(file, 'port: 0\nib: { password: not-here-please }\nwatchdg: { probeSymbol: AAPL }\n');
+    const refused = await runToEnd(['start', '--config', file]);
+    expect(refused.exit.code).toBe(2);
+    expect(refused.stderr).toMatch(/ib\.password is a secret/);
+    expect(refused.stderr).toMatch(/watchdg.probeSymbol is not a setting/);
+    expect(refused.stderr).not.toContain('not-here-please');
   });
 });

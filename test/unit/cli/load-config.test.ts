@@ -117,6 +117,83 @@ describe('loadConfig', () => {
     expect(both).toEqual([expect.stringMatching(/credentials are not used with --gateway-address/)]);
   });
 
+  it('reads a YAML or JSON --config file; environment variables and flags override it', () => {
+    const folder = mkdtempSync(join(directory, 'config-'));
+    writeFileSync(join(folder, 'ib-password'), 'pw-from-file\n', { mode: 0o600 });
+    const yamlFile = join(folder, 'supervisor.yaml');
+    writeFileSync(
+      yamlFile,
+      [
+        'port: 8100',
+        'logLevel: warn',
+        'ib:',
+        '  username: trader',
+        '  passwordFile: ib-password # relative to this file',
+        '  clientId: 4242',
+        'watchdog: { probeSymbol: AAPL, staleAfterSeconds: 12 }',
+        'security:',
+        '  corsOrigins: [https://a.example, https://b.example]',
+      ].join('\n'),
+    );
+    const fromFile = loadConfig({ '--config': yamlFile }, {}).config;
+    expect(fromFile).toMatchObject({
+      port: 8100,
+      logLevel: 'warn',
+      ib: { username: 'trader', password: 'pw-from-file', clientId: 4242, tradingMode: 'paper' },
+      watchdog: { probeSymbol: 'AAPL', staleAfterSeconds: 12 },
+      security: { corsOrigins: ['https://a.example', 'https://b.example'] },
+    });
+    const overridden = loadConfig(
+      { '--port': '8200' },
+      { IBGS_CONFIG: yamlFile, IBGS_PORT: '8300', IBGS_CLIENT_ID: '77' },
+    ).config;
+    expect([overridden.port, overridden.ib.clientId, overridden.watchdog.probeSymbol]).toEqual([
+      8200,
+      77,
+      'AAPL',
+    ]);
+
+    const jsonFile = join(folder, 'supervisor.json');
+    writeFileSync(
+      jsonFile,
+      JSON.stringify({ gateway: { address: '127.0.0.1:7497' }, orders: { readOnly: true } }),
+    );
+    expect(loadConfig({ '--config': jsonFile }, {}).config).toMatchObject({
+      gateway: { address: '127.0.0.1:7497' },
+      orders: { readOnly: true },
+    });
+  });
+
+  it('lists every problem of a --config file: unknown keys, secrets written in it, bad values, bad files', () => {
+    const folder = mkdtempSync(join(directory, 'config-'));
+    const file = join(folder, 'bad.yaml');
+    writeFileSync(
+      file,
+      [
+        'prot: 8000',
+        'ib: { password: hunter2-hunter2, tradingMode: demo }',
+        'watchdog: { probeSymbol: 5 }',
+      ].join('\n'),
+    );
+    const problems = problemsOf({ '--config': file });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/prot is not a setting/),
+        expect.stringMatching(/ib\.password is a secret .* name that file as ib\.passwordFile/),
+        expect.stringMatching(/--live.*must be one of paper, live.*ib\.tradingMode in/),
+        expect.stringMatching(/--probe-symbol.*must be a string/),
+      ]),
+    );
+    expect(problems.join('\n')).not.toContain('hunter2-hunter2');
+    writeFileSync(file, 'port: [unclosed');
+    expect(problemsOf({ '--config': file })).toEqual([expect.stringMatching(/not valid YAML or JSON/)]);
+    writeFileSync(file, '- a list');
+    expect(problemsOf({ '--config': file })).toEqual([expect.stringMatching(/must be a mapping/)]);
+    expect(problemsOf({ '--config': join(folder, 'missing.yaml') })).toEqual([
+      expect.stringMatching(/cannot read the file \(ENOENT\)/),
+    ]);
+  });
+
   it('treats an empty environment variable as unset', () => {
     expect(loadConfig({}, { IBGS_USERNAME: '', IBGS_PORT: '' }).config).toMatchObject({ port: 8000 });
   });
