@@ -3,13 +3,7 @@ import { Mutex } from 'async-mutex';
 import type { Subscription } from 'rxjs';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
-import { IB_API_TARGET } from '../config/config.tokens';
-import {
-  IB_REQUEST_TIMEOUT_MS,
-  IbSession,
-  type IbApiTarget,
-  type SessionState,
-} from '../connection/ib-session.repository';
+import { IB_REQUEST_TIMEOUT_MS, IbSession, type SessionState } from '../connection/ib-session.repository';
 import { IdempotencyKeyRepository, type IdempotencyRecord } from './idempotency-key.repository';
 import { OrderJournalRepository } from './order-journal.repository';
 import {
@@ -66,7 +60,6 @@ export class OrderReconciler implements OnModuleInit, OnModuleDestroy {
     private readonly tracker: OrderTracker,
     private readonly keys: IdempotencyKeyRepository,
     private readonly journal: OrderJournalRepository,
-    @Inject(IB_API_TARGET) private readonly target: IbApiTarget,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -106,7 +99,7 @@ export class OrderReconciler implements OnModuleInit, OnModuleDestroy {
   /** After a (re)connect: every uncertain key, this client's open orders, and orders that finished unseen. */
   async reconcileAll(): Promise<void> {
     const look = await this.look('the orders');
-    this.tracker.absorb(look.open.filter((report) => report.clientId === this.target.clientId));
+    this.tracker.absorb(look.open.filter((report) => this.tracker.isOwnClient(report.clientId)));
     const uncertain = this.keys.uncertain();
     for (const record of uncertain) {
       // One that is too old to tell stays uncertain; it is answered for with that reason (CONFLICT).
@@ -174,20 +167,24 @@ export class OrderReconciler implements OnModuleInit, OnModuleDestroy {
    */
   private settleFinished(look: BrokerLook): number {
     const listed = new Set(
-      look.open.filter((report) => report.clientId === this.target.clientId).map((report) => report.orderId),
+      look.open
+        .filter((report) => this.tracker.isOwnClient(report.clientId))
+        .map((report) => `${report.clientId}:${report.orderId}`),
     );
     const vanished = this.tracker
       .all()
       .filter(
         (order) =>
-          isOpenStatus(order.status) && order.clientId === this.target.clientId && !listed.has(order.orderId),
+          isOpenStatus(order.status) &&
+          this.tracker.isOwnClient(order.clientId) &&
+          !listed.has(`${order.clientId}:${order.orderId}`),
       );
     for (const order of vanished) {
       const completed = look.completed.find(
         (report) => order.permId !== undefined && report.permId === order.permId,
       );
       const executions = look.executions.filter(
-        (execution) => execution.orderId === order.orderId && execution.clientId === this.target.clientId,
+        (execution) => execution.orderId === order.orderId && execution.clientId === order.clientId,
       );
       const filled = sumShares(executions);
       const settled = completed

@@ -1,9 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
-import { IB_API_TARGET } from '../config/config.tokens';
 import { IbCode, isInformationCode } from '../connection/ib-errors';
-import type { IbApiTarget } from '../connection/ib-session.repository';
 import { OrderJournalRepository, type JournalEntry } from './order-journal.repository';
 import {
   trackedOf,
@@ -38,6 +36,8 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
   private readonly orders = new Map<number, TrackedOrder>();
   /** Orders being placed right now: their errors count even before the broker acknowledges them. */
   private readonly expected = new Set<number>();
+  /** Client ids of the orders this service sent (an earlier run's session may have had another id). */
+  private readonly placedByClients = new Set<number>();
   /** Order ids a request waits on (see watch). */
   private readonly watched = new Map<number, number>();
   private readonly commissions = new Map<string, { orderId: number; commission: number }>();
@@ -52,7 +52,6 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly broker: OrdersRepository,
     private readonly journal: OrderJournalRepository,
-    @Inject(IB_API_TARGET) private readonly target: IbApiTarget,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -67,6 +66,15 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
 
   get(orderId: number): TrackedOrder | undefined {
     return this.orders.get(orderId);
+  }
+
+  /**
+   * Whether a client id is this service's: its session's now or in this process (IB may have given it another
+   * id than the configured one), or one that orders it sent carried (the journal's "sent" entries).
+   */
+  isOwnClient(clientId: number | undefined): boolean {
+    if (clientId === undefined) return false;
+    return this.broker.isSessionClient(clientId) || this.placedByClients.has(clientId);
   }
 
   all(): TrackedOrder[] {
@@ -84,6 +92,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
   /** Registers an order about to be sent, so that its acknowledgement or rejection is attributed to it. */
   expect(order: TrackedOrder): void {
     this.expected.add(order.orderId);
+    if (order.clientId !== undefined) this.placedByClients.add(order.clientId);
     if (!this.orders.has(order.orderId)) this.orders.set(order.orderId, order);
   }
 
@@ -215,13 +224,14 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
 
   /** This client's executions and commissions; journals the new ones. Returns filled quantity per order. */
   private async fetchExecutions(): Promise<Map<number, number>> {
-    const { executions, commissions } = await this.broker.executions();
+    // Every client's, told apart here: this service's session may have had another client id than configured.
+    const { executions, commissions } = await this.broker.executions(true);
     const filledByOrder = new Map<number, number>();
     const orderByExecId = new Map<string, number>();
     const seenNow = new Set<string>();
     for (const { orderId, execId, clientId, ...execution } of executions) {
       if (orderId === undefined || execId === undefined || seenNow.has(execId)) continue;
-      if (clientId !== undefined && clientId !== this.target.clientId) continue;
+      if (clientId !== undefined && !this.isOwnClient(clientId)) continue;
       seenNow.add(execId);
       orderByExecId.set(execId, orderId);
       filledByOrder.set(orderId, (filledByOrder.get(orderId) ?? 0) + (execution.shares ?? 0));
@@ -252,6 +262,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     if (entry.type === 'sent' && Array.isArray(entry.orders)) {
       // Sent but perhaps never acknowledged (a crash in between): known as PendingSubmit until the broker says.
       for (const order of entry.orders as TrackedOrder[]) {
+        if (typeof order.clientId === 'number') this.placedByClients.add(order.clientId);
         if (
           typeof order.orderId === 'number' &&
           typeof order.status === 'string' &&

@@ -166,6 +166,9 @@ export class OrdersRepository implements OnModuleDestroy {
   /** The orderStatus object last seen per order: IBApiNext replaces it on every ORDER_STATUS. */
   private readonly lastStatusObject = new Map<number, unknown>();
   private readonly completedListing = new Mutex();
+  /** Every client id this service's session was connected as (another one when IB said ours was in use). */
+  private readonly sessionClientIds = new Set<number>();
+  private readonly sessionStates: Subscription;
   readonly events: Observable<BrokerEvent>;
 
   constructor(
@@ -182,9 +185,25 @@ export class OrdersRepository implements OnModuleDestroy {
       })),
     );
     this.events = merge(this.reports, errors);
+    this.sessionClientIds.add(target.clientId);
+    this.sessionStates = this.ibApi.states.subscribe((state) => {
+      const clientId = this.ibApi.status().clientId;
+      if (state === 'connected' && clientId !== undefined) this.sessionClientIds.add(clientId);
+    });
+  }
+
+  /** The client id orders go out with now: the session's, which differs from the configured one after a 326. */
+  get clientId(): number {
+    return this.ibApi.status().clientId ?? this.target.clientId;
+  }
+
+  /** Whether orders of this client id were placed by this service's session (in this process). */
+  isSessionClient(clientId: number | undefined): boolean {
+    return clientId !== undefined && this.sessionClientIds.has(clientId);
   }
 
   onModuleDestroy(): void {
+    this.sessionStates.unsubscribe();
     this.stream?.unsubscribe();
     this.reports.complete();
   }

@@ -2,9 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { z } from 'zod';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
-import { IB_API_TARGET } from '../config/config.tokens';
 import { toDomainError } from '../connection/ib-errors';
-import { IbSession, type IbApiTarget } from '../connection/ib-session.repository';
+import { IbSession } from '../connection/ib-session.repository';
 import type { ContractQuery } from '../contracts/contracts.schemas';
 import { ContractsService } from '../contracts/contracts.service';
 import { fingerprintOf, IdempotencyKeyRepository, isFree, isUncertain } from './idempotency-key.repository';
@@ -68,7 +67,6 @@ export class OrdersService {
     /** Order ids are handed out and used in order: one placement (or preview) at a time, in its turns. */
     private readonly reconciler: OrderReconciler,
     private readonly session: IbSession,
-    @Inject(IB_API_TARGET) private readonly target: IbApiTarget,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -119,7 +117,7 @@ export class OrdersService {
         const orders = ordersToSend(input, ids, key);
         request.orderIds = ids;
         const at = dateOf(this.clock).toISOString();
-        const pending = orders.map((order) => pendingView(order, contract, this.target.clientId, at));
+        const pending = orders.map((order) => pendingView(order, contract, this.broker.clientId, at));
         const link = this.broker.link('orders');
         // The key is bound before anything is sent: a crash after sending must not allow a second order.
         if (key !== undefined) await this.keys.reserve(key, fingerprint, ids);
@@ -389,9 +387,8 @@ export class OrdersService {
   /** Every open order at the broker (all clients), in the API's terms; this service's are tracked. */
   private async brokerOpenOrders(): Promise<OrderView[]> {
     const listed = await this.tracker.whileRelisting(async () => this.broker.allOpenOrders());
-    const clientId = this.target.clientId;
-    const mine = listed.filter((report) => report.clientId === clientId);
-    const others = listed.filter((report) => report.clientId !== clientId);
+    const mine = listed.filter((report) => this.tracker.isOwnClient(report.clientId));
+    const others = listed.filter((report) => !this.tracker.isOwnClient(report.clientId));
     this.tracker.absorb(mine);
     await this.journal.settled();
     return [

@@ -189,6 +189,41 @@ describe('reconciling uncertain idempotency keys with the broker', () => {
     expect(brokerOrdersWithRef('uncertain-for-days')).toHaveLength(0);
   });
 
+  it("keeps its orders its own when IB gave it another client id (326): open orders, fills, a later run's", async () => {
+    const squatter = await connectClient(simulator.port, { clientId: 7 }); // a user's script took our id
+    let rest = await start();
+    const resting = await rest.post<Placed>('/orders', restingOrder('collided-resting'));
+    expect(resting.status).toBe(200);
+    expect(brokerOrdersWithRef('collided-resting')[0]?.clientId).toBe(8);
+    const filled = await rest.post<Placed>('/orders', {
+      symbol: 'AAPL',
+      side: 'BUY',
+      quantity: 1,
+      orderType: 'MKT',
+      idempotencyKey: 'collided-filled',
+    });
+    expect(filled.status).toBe(200);
+    const status = await eventually(async () => {
+      const answer = await rest.get<{ order: { status: string; commission?: number } }>(
+        '/orders/status?idempotencyKey=collided-filled',
+      );
+      return answer.body.order.commission !== undefined ? answer.body.order : undefined;
+    }, 10_000);
+    expect(status.status).toBe('Filled');
+
+    // The next run gets the configured id back: the orders its predecessor placed as client 8 are still its own.
+    await service?.close();
+    squatter.disconnect();
+    rest = await start();
+    const open = await eventually(async () => {
+      const answer = await rest.get<{ orders: { orderId: number; idempotencyKey?: string }[] }>(
+        '/orders/open',
+      );
+      return answer.body.orders.find((order) => order.orderId === resting.body.orderId);
+    });
+    expect(open.idempotencyKey).toBe('collided-resting');
+  });
+
   it('answers 503 ORDER_STATE_UNKNOWN, never 200, for an uncertain key while IB cannot be asked', async () => {
     const order = restingOrder('uncertain-while-down');
     leaveReservedKey(order, simulator.broker.snapshot().nextValidOrderId + 80);

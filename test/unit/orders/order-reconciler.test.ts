@@ -5,7 +5,7 @@ import { BehaviorSubject, Subject } from 'rxjs';
 import { DomainError } from '../../../src/common/domain-error';
 import { Redactor } from '../../../src/common/redactor';
 import { AppConfigSchema, CONFIG_DEFAULTS } from '../../../src/config/config.schema';
-import type { IbApiTarget, IbSession, SessionState } from '../../../src/connection/ib-session.repository';
+import type { IbSession, SessionState } from '../../../src/connection/ib-session.repository';
 import {
   IDEMPOTENCY_KEYS_FILE,
   IdempotencyKeyRepository,
@@ -35,7 +35,6 @@ import { FakeClock } from '../../support/fake-clock';
 
 const CLIENT_ID = 1;
 const OTHER_CLIENT_ID = 7;
-const TARGET: IbApiTarget = { host: '127.0.0.1', port: 4002, clientId: CLIENT_ID };
 const AAPL_REF: OrderContractRef = { conId: 265598, symbol: 'AAPL', exchange: 'SMART', currency: 'USD' };
 const AAPL: ContractView = { conId: 265598, symbol: 'AAPL', exchange: 'SMART', currency: 'USD' };
 
@@ -67,6 +66,14 @@ class FakeOrdersRepository {
   follow(): boolean {
     this.calls.follow++;
     return true;
+  }
+
+  get clientId(): number {
+    return CLIENT_ID;
+  }
+
+  isSessionClient(clientId: number | undefined): boolean {
+    return clientId === CLIENT_ID;
   }
 
   async allOpenOrders(): Promise<OrderReport[]> {
@@ -160,16 +167,8 @@ describe('OrderReconciler', () => {
     keys = new IdempotencyKeyRepository(config, clock);
     journal = new OrderJournalRepository(config, Redactor.fromConfig(config), clock);
     const orders = broker as unknown as OrdersRepository;
-    tracker = new OrderTracker(orders, journal, TARGET, clock);
-    reconciler = new OrderReconciler(
-      session as unknown as IbSession,
-      orders,
-      tracker,
-      keys,
-      journal,
-      TARGET,
-      clock,
-    );
+    tracker = new OrderTracker(orders, journal, clock);
+    reconciler = new OrderReconciler(session as unknown as IbSession, orders, tracker, keys, journal, clock);
     await keys.onModuleInit();
     await journal.onModuleInit();
     await tracker.onModuleInit();
