@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../../../src/config/config.schema';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RunningService } from '../../../src/main';
 import { connectMcpClient, startTestService } from '../service/service-harness';
@@ -54,7 +55,11 @@ describe('gateway operations against the in-process simulator', () => {
       container: null,
       ports: { api: simulator().port },
     });
-    expect(service.gateway.apiTarget()).toEqual({ host: '127.0.0.1', port: simulator().port, clientId: 1 });
+    expect(service.gateway.apiTarget()).toEqual({
+      host: '127.0.0.1',
+      port: simulator().port,
+      clientId: CONFIG_DEFAULTS.ib.clientId,
+    });
   });
 
   it('declares honest safety hints on the gateway tools', async () => {
