@@ -8,6 +8,9 @@ import { IbGatewaySimulator } from '../../../src/simulator/simulator';
 import { FAST_WATCHDOG, FX_OPEN, eventually } from '../health/health-harness';
 import { connectMcpClient, testConfig } from '../service/service-harness';
 import { callTool, restClient } from '../orders/orders-harness';
+import { websocketUrl } from '../security/security-harness';
+import { WebsocketTcpBridge } from '../vnc/websocket-tcp-bridge';
+import { RfbClient, RfbHandshakeError } from '../../support/rfb-client';
 
 jest.setTimeout(60_000);
 
@@ -106,6 +109,17 @@ describe('a gateway attached by address (--gateway-address)', () => {
       expect([tool.isError, tool.structured.code]).toEqual([true, 'CONFLICT']);
     } finally {
       await mcp.close();
+    }
+    // /vnc says why there is no screen to show, instead of pretending the gateway is down.
+    const bridge = await WebsocketTcpBridge.open(websocketUrl(service));
+    try {
+      const error = await RfbClient.connect({ port: bridge.port }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(RfbHandshakeError);
+      expect((error as RfbHandshakeError).reason).toMatch(
+        /runs outside the supervisor \(--gateway-address\): the supervisor has no view of its screen/,
+      );
+    } finally {
+      await bridge.close();
     }
     // Still attached, still flowing: nothing was stopped.
     expect((await health()).state).toBe('data-flowing');
