@@ -120,12 +120,16 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
       await this.watch(running);
       return 'adopted';
     }
+    const env = this.containerEnv();
+    const reusable = mine.find((stale) => this.isReusable(stale, env));
     for (const stale of mine) {
+      if (stale === reusable) continue;
       this.log.info(
         `Removing the stopped gateway container ${stale.name} (${stale.id.slice(0, 12)}) to create it afresh`,
       );
       await this.docker.remove(stale.id);
     }
+    if (reusable && (await this.startAgain(reusable))) return 'started';
     const pulled = await this.docker.ensureImage(this.settings.image, this.progress);
     if (pulled === 'pulled') this.log.info(`Pulled ${this.settings.image}`);
     const spec = await this.containerSpec();
@@ -141,6 +145,45 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
     );
     await this.watch(container);
     return 'started';
+  }
+
+  /**
+   * A stopped container of ours with today's settings starts again rather than being replaced: what it keeps
+   * in its writable layer (the gateway's settings and, for the simulator, its broker's book) survives. False
+   * when it would not start (e.g. its fixed port is taken now): it is removed and a new one created.
+   */
+  private async startAgain(stopped: ContainerFacts): Promise<boolean> {
+    try {
+      await this.putSecrets(stopped.id);
+      await this.docker.start(stopped.id);
+    } catch (error) {
+      this.log.warn(
+        `The stopped gateway container ${stopped.name} (${stopped.id.slice(0, 12)}) did not start again (${error instanceof Error ? error.message : String(error)}); creating it afresh`,
+      );
+      await this.docker.remove(stopped.id);
+      return false;
+    }
+    const started = await this.docker.inspect(stopped.id);
+    if (!started) return false;
+    this.startedThisRun = true;
+    this.log.info(
+      `Started the stopped gateway container ${started.name} (${started.id.slice(0, 12)}) again: it has today's settings; API on ${this.docker.publishedHost()}:${started.publishedPorts[this.apiContainerPort] ?? '?'}`,
+    );
+    await this.watch(started);
+    return true;
+  }
+
+  /** Same image, same settings in its environment, the fixed ports asked for, and secrets put in (not mounted). */
+  private isReusable(stale: ContainerFacts, env: Record<string, string>): boolean {
+    const settings = this.settings;
+    if (stale.state === 'running' || stale.mountsHostFiles || stale.image !== settings.image) return false;
+    const wantsVnc = settings.vncPassword !== undefined;
+    if ('VNC_SERVER_PASSWORD_FILE' in stale.env !== wantsVnc) return false;
+    if (Object.entries(env).some(([name, value]) => stale.env[name] !== value)) return false;
+    const api = stale.publishedPorts[this.apiContainerPort];
+    const vnc = stale.publishedPorts[VNC_PORT];
+    if (api === undefined || (settings.apiPort !== 0 && api !== settings.apiPort)) return false;
+    return !wantsVnc || (vnc !== undefined && (settings.vncPort === 0 || vnc === settings.vncPort));
   }
 
   async stop(): Promise<void> {
@@ -312,7 +355,8 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
     }
   }
 
-  private async containerSpec() {
+  /** The container's environment: settings and the paths of the secret files, never a secret. */
+  private containerEnv(): Record<string, string> {
     const settings = this.settings;
     const env: Record<string, string> = {
       ...settings.extraEnv,
@@ -330,16 +374,22 @@ export class ContainerGatewayRuntime implements GatewayRuntime {
       env.TZ = settings.timeZone;
     }
     if (settings.javaHeapSizeMb !== undefined) env.JAVA_HEAP_SIZE = String(settings.javaHeapSizeMb);
+    if (settings.vncPassword !== undefined) env.VNC_SERVER_PASSWORD_FILE = `${SECRETS_DIR}/vnc_password`;
+    delete env.TWS_PASSWORD;
+    delete env.VNC_SERVER_PASSWORD;
+    return env;
+  }
+
+  private async containerSpec() {
+    const settings = this.settings;
+    const env = this.containerEnv();
     const ports: Record<number, number> = {
       [this.apiContainerPort]: settings.apiPort === 0 ? await freeLoopbackPort() : settings.apiPort,
     };
     if (settings.vncPassword !== undefined) {
       // The image starts its VNC server only with a password; without one there is nothing to publish.
-      env.VNC_SERVER_PASSWORD_FILE = `${SECRETS_DIR}/vnc_password`;
       ports[VNC_PORT] = settings.vncPort === 0 ? await freeLoopbackPort() : settings.vncPort;
     }
-    delete env.TWS_PASSWORD;
-    delete env.VNC_SERVER_PASSWORD;
     return {
       name: settings.containerName,
       image: settings.image,

@@ -247,7 +247,13 @@ export class DockerRepository {
       exitCode: info.State.ExitCode,
       labels: info.Config.Labels ?? {},
       env: parseEnv(info.Config.Env),
-      publishedPorts: parsePorts(info.NetworkSettings.Ports),
+      // A stopped container publishes nothing now; its bindings say what it publishes when it runs.
+      publishedPorts:
+        info.State.Running || info.HostConfig.PortBindings === undefined
+          ? parsePorts(info.NetworkSettings.Ports)
+          : parsePorts(
+              info.HostConfig.PortBindings as Docker.ContainerInspectInfo['NetworkSettings']['Ports'],
+            ),
       mountsHostFiles: mountsHostFiles(info),
     };
   }

@@ -214,3 +214,61 @@ describe('ContainerGatewayRuntime and the secret files', () => {
     expect(runtime.apiEndpoint()).toEqual({ host: 'gw.example.net', port: 4102 });
   });
 });
+
+describe('ContainerGatewayRuntime with a stopped container of its own', () => {
+  const stoppedWithTodaysSettings: ContainerFacts = {
+    ...running,
+    id: 'b'.repeat(64),
+    state: 'exited',
+    env: {
+      PATH: '/usr/bin', // the image's own variables are no difference
+      TWS_USERID: 'trader1',
+      TWS_PASSWORD_FILE: '/run/secrets/tws_password',
+      TRADING_MODE: 'paper',
+      READ_ONLY_API: 'no',
+      TWOFA_TIMEOUT_ACTION: 'restart',
+      RELOGIN_AFTER_TWOFA_TIMEOUT: 'no',
+    },
+    publishedPorts: { 4004: 4102 },
+  };
+
+  it('starts it again, secrets put in first, when it has the same image, settings and ports (its state survives)', async () => {
+    const { runtime, docker } = runtimeWith([stoppedWithTodaysSettings], { complete: false });
+    expect(await runtime.start()).toBe('started');
+    expect(docker.createAndStart).not.toHaveBeenCalled();
+    expect(docker.remove).not.toHaveBeenCalled();
+    expect(docker.putFiles).toHaveBeenCalledWith(stoppedWithTodaysSettings.id, expect.any(Buffer));
+    expect(docker.start).toHaveBeenCalledWith(stoppedWithTodaysSettings.id);
+    const put = docker.putFiles.mock.invocationCallOrder[0] ?? Infinity;
+    const started = docker.start.mock.invocationCallOrder[0] ?? -Infinity;
+    expect(put).toBeLessThan(started);
+    // Started by this run: a failed start may stop it again.
+    await runtime.stop();
+    expect(docker.stop).toHaveBeenCalled();
+  });
+
+  it.each([
+    ['another trading mode', { env: { ...stoppedWithTodaysSettings.env, TRADING_MODE: 'live' } }],
+    ['another image', { image: 'ghcr.io/gnzsnz/ib-gateway:stable' }],
+    ['another fixed API port', { publishedPorts: { 4004: 4999 } }],
+    ['secret files mounted by an earlier version', { mountsHostFiles: true }],
+  ])('replaces it when it differs (%s)', async (_why, difference: Partial<ContainerFacts>) => {
+    const stale = { ...stoppedWithTodaysSettings, ...difference };
+    const { runtime, docker } = runtimeWith([stale], { complete: false });
+    expect(await runtime.start()).toBe('started');
+    expect(docker.remove).toHaveBeenCalledWith(stale.id);
+    expect(docker.start).not.toHaveBeenCalled();
+    expect(docker.createAndStart).toHaveBeenCalledTimes(1);
+  });
+
+  it('replaces it when it will not start again (e.g. its port is taken now)', async () => {
+    const { runtime, docker, log } = runtimeWith([stoppedWithTodaysSettings], { complete: false });
+    docker.start.mockRejectedValueOnce(new Error('port is already allocated'));
+    expect(await runtime.start()).toBe('started');
+    expect(docker.remove).toHaveBeenCalledWith(stoppedWithTodaysSettings.id);
+    expect(docker.createAndStart).toHaveBeenCalledTimes(1);
+    expect(log.warn).toHaveBeenCalledWith(
+      expect.stringMatching(/did not start again \(port is already allocated\)/),
+    );
+  });
+});
