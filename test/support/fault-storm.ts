@@ -30,6 +30,8 @@ export const FAULT_KINDS = [
   'kill-during-freeze',
   /** A SIGKILL of the supervisor while `docker restart` of its container is under way. */
   'supervisor-kill-during-restart',
+  /** A SIGKILL of the supervisor, then `docker kill` of its container while none runs; then the same command. */
+  'everything-killed',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** One of each single fault (a-e of the brief), in the order the short version injects them. */
@@ -870,6 +872,7 @@ class FaultStorm {
       'supervisor-kill': restart,
       'kill-during-freeze': freeze,
       'supervisor-kill-during-restart': restart + 2_000,
+      'everything-killed': restart + 2_000,
     };
     return gap + byKind[kind];
   }
@@ -948,6 +951,8 @@ class FaultStorm {
     const output = this.supervisor?.output ?? '';
     if (/Adopting the running gateway container/.test(output))
       notes.push('the new supervisor adopted the container');
+    else if (/Started the stopped gateway container .* again/.test(output))
+      notes.push('the new supervisor started the stopped container again');
     else if (/Started the gateway container/.test(output)) {
       notes.push('the new supervisor did NOT adopt: it started a gateway container itself');
     } else notes.push('the new supervisor said neither that it adopted nor that it started a container');
@@ -1014,6 +1019,17 @@ class FaultStorm {
         inFlight = await this.momentWithOrdersInFlight();
         notes.push(`docker kill ${round((Date.now() - t0) / 1000)} s into the freeze`);
         await this.dockerFault(['kill', this.containerName], notes);
+        break;
+      }
+      case 'everything-killed': {
+        inFlight = await this.momentWithOrdersInFlight();
+        t0 = Date.now();
+        await this.supervisor?.stop('SIGKILL');
+        await this.dockerFault(['kill', this.containerName], notes);
+        notes.push('supervisor SIGKILLed, then docker kill of the gateway while no supervisor ran');
+        this.startSupervisor();
+        notes.push(`supervisor started again (run ${this.supervisorStarts})`);
+        newProcess = true;
         break;
       }
       case 'supervisor-kill-during-restart': {
