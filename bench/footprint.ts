@@ -7,11 +7,16 @@ import { check, elapsedMs, percentiles, printTable, round, sleep, writeResult } 
 
 /**
  * Footprint: the built CLI (`node dist/cli.js start`, simulator mode, no container) as a user runs it:
- * time from spawn to /health/ready, then resident memory idle and under load (20 streaming stocks quoted by
- * 50 concurrent clients). Start-up is measured several times; the median is the figure.
+ * time from spawn to /health/ready, then resident memory and CPU idle (the process and its in-process simulator:
+ * watchdog, probe stream, simulated market), and memory under load (streaming stocks quoted by 50 concurrent
+ * clients). Start-up is measured several times; the median is the figure.
  */
 const STARTS = Number(process.env.BENCH_FOOTPRINT_STARTS ?? 5);
 const IDLE_SETTLE_MS = 5_000;
+/** How long idle CPU is measured: long enough for several health checks and probe ticks. */
+const IDLE_CPU_MS = 10_000;
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const CLOCK_TICKS_PER_SECOND = 100;
 const LOAD_MS = 10_000;
 const CLI = resolve(__dirname, '..', '..', 'dist', 'cli.js');
 const SYMBOLS = ['AAPL', 'MSFT', 'SPY', 'QQQ', 'NVDA', 'AMZN', 'GOOGL', 'TSLA', 'META', 'IWM'];
@@ -21,6 +26,16 @@ function residentMb(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
   check(kb !== undefined, `VmRSS of ${pid}`);
   return Number(kb) / 1024;
+}
+
+/** User plus system CPU time the process used so far, in ms (/proc/<pid>/stat fields 14 and 15). */
+function cpuTimeMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  check(Number.isFinite(ticks), `CPU time of ${pid}`);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 interface StartedCli {
@@ -76,6 +91,10 @@ export async function runFootprint(): Promise<Record<string, unknown>> {
     check(pid !== undefined, 'the CLI has a pid');
     await sleep(IDLE_SETTLE_MS);
     const idleMb = residentMb(pid);
+    const cpuBefore = cpuTimeMs(pid);
+    const idleStart = process.hrtime.bigint();
+    await sleep(IDLE_CPU_MS);
+    const idleCpuPercent = round(((cpuTimeMs(pid) - cpuBefore) / elapsedMs(idleStart)) * 100, 2);
 
     const conIds: number[] = [];
     for (const symbol of SYMBOLS) {
@@ -95,6 +114,7 @@ export async function runFootprint(): Promise<Record<string, unknown>> {
         'start to ready (median of ' + STARTS + ')',
         'fastest',
         'RSS idle MB',
+        'idle CPU % of a core',
         'RSS peak under load MB',
         'load quotes/s',
       ],
@@ -102,6 +122,7 @@ export async function runFootprint(): Promise<Record<string, unknown>> {
         `${round(ready.p50, 0)} ms`,
         `${round(Math.min(...readyTimes), 0)} ms`,
         idleMb,
+        idleCpuPercent,
         loadedMb,
         round(load.requests / (load.durationMs / 1000), 0),
       ],
@@ -111,6 +132,7 @@ export async function runFootprint(): Promise<Record<string, unknown>> {
       starts: STARTS,
       readyMs: { median: ready.p50, all: readyTimes },
       residentMb: { idle: idleMb, peakUnderLoad: loadedMb },
+      idleCpuPercent,
       load: { quotes: load.requests, failures: load.failures, durationMs: load.durationMs },
     };
     writeResult('footprint', result);
