@@ -4,6 +4,7 @@ import { Reply } from '../protocol/message-ids';
 import {
   contractBlock,
   pushLegsAndScaleFields,
+  pushPegAndConditionFields,
   routedExchange,
   wireNumber,
   type OrderIdentity,
@@ -113,22 +114,7 @@ export function completedOrderMessage(order: CompletedOrder, parentPermId: numbe
     for (const param of t.algoParams) fields.push(param.tag, param.value);
   }
   fields.push(t.solicited, order.status, t.randomizeSize, t.randomizePrice);
-  if (t.pegToBenchmark) {
-    const peg = t.pegToBenchmark;
-    fields.push(
-      peg.referenceContractId,
-      peg.isPeggedChangeAmountDecrease,
-      optional(peg.peggedChangeAmount) || 0,
-      optional(peg.referenceChangeAmount) || 0,
-      peg.referenceExchangeId,
-    );
-  }
-  fields.push(t.conditions.length);
-  if (t.conditions.length > 0) {
-    for (const condition of t.conditions)
-      fields.push(condition.type, condition.conjunction, ...condition.fields);
-    fields.push(t.conditionsIgnoreRth, t.conditionsCancelOrder);
-  }
+  pushPegAndConditionFields(fields, t);
   fields.push(
     optional(trailStop),
     optional(t.lmtPriceOffset),

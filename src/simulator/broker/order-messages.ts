@@ -78,6 +78,26 @@ export function multiplierText(instrument: Instrument): string {
     : String(instrument.multiplier);
 }
 
+/** A ticket's pegged-to-benchmark fields and its conditions: open and completed orders share them. */
+export function pushPegAndConditionFields(fields: WireValue[], t: OrderTicket): void {
+  if (t.pegToBenchmark) {
+    const peg = t.pegToBenchmark;
+    fields.push(
+      peg.referenceContractId,
+      peg.isPeggedChangeAmountDecrease,
+      optional(peg.peggedChangeAmount) || 0,
+      optional(peg.referenceChangeAmount) || 0,
+      peg.referenceExchangeId,
+    );
+  }
+  fields.push(t.conditions.length);
+  if (t.conditions.length > 0) {
+    for (const condition of t.conditions)
+      fields.push(condition.type, condition.conjunction, ...condition.fields);
+    fields.push(t.conditionsIgnoreRth, t.conditionsCancelOrder);
+  }
+}
+
 /** A ticket's combo legs, smart-routing parameters and scale fields: open and completed orders share them. */
 export function pushLegsAndScaleFields(fields: WireValue[], t: OrderTicket): void {
   for (const leg of t.contract.comboLegs) {
@@ -253,22 +273,7 @@ export function openOrderMessage(order: OrderIdentity, status: string, whatIf?: 
     fields.push(...Array<WireValue>(12).fill(''), '', '');
   }
   fields.push(t.randomizeSize, t.randomizePrice);
-  if (t.pegToBenchmark) {
-    const peg = t.pegToBenchmark;
-    fields.push(
-      peg.referenceContractId,
-      peg.isPeggedChangeAmountDecrease,
-      optional(peg.peggedChangeAmount) || 0,
-      optional(peg.referenceChangeAmount) || 0,
-      peg.referenceExchangeId,
-    );
-  }
-  fields.push(t.conditions.length);
-  if (t.conditions.length > 0) {
-    for (const condition of t.conditions)
-      fields.push(condition.type, condition.conjunction, ...condition.fields);
-    fields.push(t.conditionsIgnoreRth, t.conditionsCancelOrder);
-  }
+  pushPegAndConditionFields(fields, t);
   fields.push(
     t.adjustedOrderType,
     optional(t.triggerPrice),
