@@ -1,8 +1,10 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { MCP_STRATEGY, McpStrategy, StreamableHttpTransport } from '@rekog/mcp-nest';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
+import { AccountController } from './account/account.controller';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { CLOCK, systemClock, type Clock } from './common/clock';
 import { MetricsController, MetricsRegistry, OperationMetricsInterceptor } from './common/metrics';
@@ -10,33 +12,36 @@ import { QuietStartupLogger } from './common/quiet-startup-logger';
 import { redactingLoggerOptions } from './common/redacting-logger';
 import { REDACTOR, Redactor } from './common/redactor';
 import type { AppConfig } from './config/config.schema';
-import { APP_CONFIG, IB_API_TARGET, SERVICE_VERSION } from './config/config.tokens';
-import { ConnectionModule } from './connection/connection.module';
-import { ContractsModule } from './contracts/contracts.module';
-import { AccountModule } from './account/account.module';
-import { ScannerModule } from './scanner/scanner.module';
-import type { IbApiTarget } from './connection/ib-session.repository';
-import { GatewayModule } from './gateway/gateway.module';
-import type { GatewayService } from './gateway/gateway.service';
-import { HealthModule } from './health/health.module';
-import { MarketDataModule } from './market-data/market-data.module';
-import { OrdersModule } from './orders/orders.module';
+import { APP_CONFIG, SERVICE_VERSION } from './config/config.tokens';
+import { ConnectionController } from './connection/connection.controller';
+import { ContractsController } from './contracts/contracts.controller';
+import { GatewayController } from './gateway/gateway.controller';
+import { GatewayRouter } from './gateway/gateway-router';
+import { HealthStatusController } from './health/health-status.controller';
+import { HealthController } from './health/health.controller';
+import { MarketDataStreamController } from './market-data/market-data-stream.controller';
+import { MarketDataController } from './market-data/market-data.controller';
+import { QuoteRoute } from './market-data/quote.route';
+import { OrdersController } from './orders/orders.controller';
+import { ScannerController } from './scanner/scanner.controller';
 import { mcpTransportSecurity } from './security/request-origin-policy';
 import { SecurityModule } from './security/security.module';
 import { VncModule } from './vnc/vnc.module';
 
 export interface AppRuntime {
+  /** The top-level config: HTTP, security and logging settings; each gateway has its own beside it. */
   config: AppConfig;
-  ibApiTarget: IbApiTarget;
+  /** Every gateway's services, and how an operation picks one. */
+  router: GatewayRouter;
+  /** The registry the gateways already count into. */
+  metrics: MetricsRegistry;
   /** Where log lines go; stdout unless given (tests capture them). */
   logDestination?: DestinationStream;
-  /** The gateway, built and started by startService; without it GatewayModule makes an idle one. */
-  gateway?: GatewayService;
   /** The service's time; the system clock unless given. */
   clock?: Clock;
 }
 
-/** Start-up facts every module may need: the validated config and where the IB session connects. */
+/** Start-up facts every module of the HTTP app may need. */
 @Global()
 @Module({})
 class RuntimeModule {
@@ -45,17 +50,21 @@ class RuntimeModule {
       module: RuntimeModule,
       providers: [
         { provide: APP_CONFIG, useValue: runtime.config },
-        { provide: IB_API_TARGET, useValue: runtime.ibApiTarget },
         { provide: CLOCK, useValue: runtime.clock ?? systemClock },
-        // The one redactor of the config's secrets: logger, gateway logs, order journal, error answers.
+        // The one redactor of every gateway's secrets: logger, error answers.
         { provide: REDACTOR, useValue: Redactor.fromConfig(runtime.config) },
-        MetricsRegistry, // global: health and other features add their own metrics to it
+        { provide: MetricsRegistry, useValue: runtime.metrics },
+        { provide: GatewayRouter, useValue: runtime.router },
       ],
-      exports: [APP_CONFIG, IB_API_TARGET, CLOCK, REDACTOR, MetricsRegistry],
+      exports: [APP_CONFIG, CLOCK, REDACTOR, MetricsRegistry, GatewayRouter],
     };
   }
 }
 
+/**
+ * The one HTTP app: REST with Swagger, MCP, /health, /metrics and /vnc. Its controllers hold no gateway
+ * state: each call goes to a gateway's own services (GatewayUnitModule) through the GatewayRouter.
+ */
 @Module({})
 export class AppModule {
   static forRoot(runtime: AppRuntime): DynamicModule {
@@ -70,20 +79,26 @@ export class AppModule {
           ),
         ),
         RuntimeModule.forRoot(runtime),
-        ConnectionModule,
-        HealthModule,
+        TerminusModule.forRoot({ logger: false }),
         SecurityModule,
         VncModule,
-        GatewayModule.forRoot(runtime.gateway),
-        ContractsModule,
-        AccountModule,
-        ScannerModule,
-        MarketDataModule,
-        OrdersModule,
       ],
-      controllers: [MetricsController],
+      controllers: [
+        MetricsController,
+        ConnectionController,
+        HealthController,
+        HealthStatusController,
+        GatewayController,
+        ContractsController,
+        AccountController,
+        ScannerController,
+        MarketDataController,
+        MarketDataStreamController,
+        OrdersController,
+      ],
       providers: [
         QuietStartupLogger,
+        QuoteRoute,
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_INTERCEPTOR, useClass: OperationMetricsInterceptor },
         {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { constants } from 'node:os';
-import { usesSimulator, type AppConfig } from './config/config.schema';
+import { gatewayKind, usesSimulator, type AppConfig } from './config/config.schema';
+import { dataGatewayName, gatewayPlans, type GatewayPlan } from './config/gateway-plans';
 import { Redactor } from './common/redactor';
 import { ConfigError, describeConfig, loadConfig, type CommandLineFlags } from './config/load-config';
 import { CONFIG_FILE_ENV, CONFIG_FILE_FLAG } from './config/config-file';
@@ -94,7 +95,40 @@ function commandLineFlags(command: Command): CommandLineFlags {
   return flags as CommandLineFlags;
 }
 
+/** One line per gateway of a gateways list: what it is and what it runs. */
+function gatewayLine(plan: GatewayPlan, dataGateway: string): string {
+  const { config } = plan;
+  const mode = config.ib.tradingMode === 'live' ? 'LIVE' : 'paper';
+  const kind = gatewayKind(config);
+  const what =
+    kind === 'address'
+      ? `attached to ${config.gateway.address ?? ''} (a human restarts it)`
+      : kind === 'container'
+        ? `container ${config.gateway.containerName} (${config.gateway.image}) for IB user ${config.ib.username ?? ''}`
+        : 'the built-in simulator';
+  const roles = [
+    plan.required ? undefined : 'not required for readiness',
+    plan.name === dataGateway ? 'market data' : undefined,
+  ];
+  const extra = roles.filter((role) => role !== undefined);
+  return `  ${plan.name}: ${what}, ${mode} trading${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+}
+
 function printBanner(config: AppConfig): void {
+  if (config.gateways.length > 0) {
+    const plans = gatewayPlans(config);
+    const dataGateway = dataGatewayName(config, plans);
+    console.log(
+      [
+        `${CLI_NAME}: supervising ${plans.length} gateways; orders and account reads go by account (or the gateway argument):`,
+        ...plans.map((plan) => gatewayLine(plan, dataGateway)),
+      ].join('\n'),
+    );
+    if (plans.some((plan) => plan.config.ib.tradingMode === 'live') && !config.orders.allowLive) {
+      console.log('  Orders are refused on live accounts unless --allow-live-orders is given.');
+    }
+    return;
+  }
   if (config.gateway.address !== undefined) {
     const mode = config.ib.tradingMode === 'live' ? 'LIVE' : 'paper';
     console.log(

@@ -1,6 +1,14 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Logger, type DynamicModule, type INestApplication } from '@nestjs/common';
+import {
+  Logger,
+  type DynamicModule,
+  type INestApplication,
+  type LoggerService,
+  type Type,
+} from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import { redactingLoggerOptions } from './common/redacting-logger';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { MCP_STRATEGY, type McpStrategy } from '@rekog/mcp-nest';
 import type { Server } from 'node:http';
@@ -9,7 +17,7 @@ import { pino, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 import { AppModule } from './app.module';
 import { SERVICE_VERSION } from './config/config.tokens';
-import { systemClock } from './common/clock';
+import { systemClock, type Clock } from './common/clock';
 import { serveFastRoutes, type FastRoute } from './common/fast-route';
 import { MetricsRegistry } from './common/metrics';
 import { QuietStartupLogger } from './common/quiet-startup-logger';
@@ -18,6 +26,10 @@ import { gatewayKind, usesSimulator, type AppConfig } from './config/config.sche
 import { installHttpSecurity } from './security/http-security';
 import { MAX_URL_LENGTH } from './security/request-shape';
 import { createGatewayService } from './gateway/gateway.module';
+import { GatewayRouter, type GatewayUnit } from './gateway/gateway-router';
+import { dataGatewayName, gatewayPlans, type GatewayPlan } from './config/gateway-plans';
+import { startGatewayUnit } from './gateway-unit.module';
+import type { StartupPhase } from './gateway/container-gateway-runtime';
 import { claimSupervisor } from './gateway/supervisor-lock';
 import type { GatewayLog, GatewayService } from './gateway/gateway.service';
 import { QuoteRoute } from './market-data/quote.route';
@@ -27,10 +39,14 @@ export interface RunningService {
   mode: 'simulator' | 'gateway';
   urls: { base: string; docs: string; mcp: string; vnc: string | undefined; health: string; metrics: string };
   app: INestApplication;
-  /** The in-process simulator, when running without credentials. */
+  /** The first gateway's in-process simulator, when it is one. */
   simulator: IbGatewaySimulator | undefined;
-  /** The gateway's lifecycle: the container with credentials, else the simulator. */
+  /** The first gateway's lifecycle: the container with credentials, the address, else the simulator. */
   gateway: GatewayService;
+  /** Every gateway, in the order of the configuration. */
+  gateways: RunningGateway[];
+  /** One of a gateway's own services (its IbSession, OrdersService, ...): the first gateway's unless named. */
+  get<T>(type: Type<T>, gateway?: string): T;
   close(): Promise<void>;
 }
 
@@ -100,8 +116,8 @@ export interface StartOptions {
   /** Where log lines go; stdout unless given. */
   logDestination?: DestinationStream;
   /**
-   * A simulator that is already running (tests: a supervisor restart against the same simulator). It is
-   * left running on close; without it, simulator mode starts and stops its own.
+   * A simulator that is already running, for the first gateway (tests: a supervisor restart against the same
+   * simulator). It is left running on close; without it, simulator mode starts and stops its own.
    */
   simulator?: IbGatewaySimulator;
   /** Gateway mode: extra container labels (tests mark their containers) and extra image settings (no secrets). */
@@ -113,25 +129,112 @@ function terminalLogStream(): DestinationStream {
   return pretty({
     colorize: true,
     sync: true,
-    ignore: 'pid,hostname,context',
-    messageFormat: '[{context}] {msg}',
+    messageFormat: '{if gateway}[{gateway}] {end}[{context}] {msg}',
+    // The gateway is in the message already.
+    ignore: 'pid,hostname,context,gateway',
     translateTime: 'SYS:HH:MM:ss.l',
   });
 }
 
-/** The service's own log lines before (and beside) the Nest app: pino, same level, destination and scrubbing. */
-function gatewayLog(config: AppConfig, destination: DestinationStream | undefined): GatewayLog {
+/**
+ * The gateway's own log lines before (and beside) the Nest app: pino, same level, destination and scrubbing;
+ * with several gateways, each line names its gateway.
+ */
+function gatewayLog(
+  config: AppConfig,
+  destination: DestinationStream | undefined,
+  named: boolean,
+): GatewayLog {
   const redactor = Redactor.fromConfig(config);
   const logger = pino(
     { level: config.logLevel, hooks: { streamWrite: (line) => redactor.redact(line) } },
     destination ?? pino.destination(1),
-  ).child({ context: 'GatewayService' });
+  ).child({ context: 'GatewayService', ...(named ? { gateway: config.gateway.name } : {}) });
   return {
     info: (message) => logger.info(message),
     warn: (message) => logger.warn(message),
     error: (message) => logger.error(message),
     debug: (message) => logger.debug(message),
   };
+}
+
+/** One gateway as it runs: its services, and the in-process simulator when it is one. */
+export interface RunningGateway {
+  name: string;
+  gateway: GatewayService;
+  simulator: IbGatewaySimulator | undefined;
+  unit: GatewayUnit;
+}
+
+/** Accounts of an in-process simulator in a gateways list: each its own, so that routing by account works. */
+function simulatorAccounts(plan: GatewayPlan, index: number, listed: boolean): string[] | undefined {
+  if (!listed) return undefined; // the simulator's own default
+  return [`${plan.config.ib.tradingMode === 'live' ? 'U' : 'DU'}${1234567 + index}`];
+}
+
+/**
+ * Starts one gateway (its simulator, container or address) and then its services. `cleanup` collects what
+ * to undo when the start fails.
+ */
+async function startGateway(
+  plan: GatewayPlan,
+  index: number,
+  context: {
+    config: AppConfig;
+    options: StartOptions;
+    logDestination: DestinationStream | undefined;
+    clock: Clock;
+    metrics: MetricsRegistry;
+    logger: LoggerService;
+    startup: StartupPhase;
+    cleanup: Array<() => Promise<void>>;
+  },
+): Promise<RunningGateway> {
+  const { options, clock, startup, cleanup } = context;
+  const listed = context.config.gateways.length > 0;
+  const given = index === 0 ? options.simulator : undefined;
+  let simulator: IbGatewaySimulator | undefined;
+  if (gatewayKind(plan.config) === 'simulator') {
+    const accounts = simulatorAccounts(plan, index, listed);
+    simulator =
+      given ??
+      new IbGatewaySimulator({
+        port: plan.config.simulator.port,
+        seed: plan.config.simulator.seed,
+        vnc: { port: 0, password: plan.config.gateway.vncPassword },
+        ...(accounts ? { accounts } : {}),
+      });
+    if (simulator !== given) {
+      const owned = simulator;
+      await owned.start();
+      cleanup.push(async () => owned.stop());
+    }
+  }
+  const gateway = createGatewayService(plan.config, {
+    simulator,
+    log: gatewayLog(plan.config, context.logDestination, listed),
+    clock,
+    containerLabels: options.gatewayContainer?.labels,
+    containerEnv: options.gatewayContainer?.env,
+    startup,
+  });
+  cleanup.push(async () => gateway.shutdown());
+  await gateway.start();
+  const endpoint = gateway.apiEndpoint();
+  if (!endpoint) throw new Error(`The gateway ${plan.name} started without an API port`);
+  const unit = await startGatewayUnit(plan, {
+    config: plan.config,
+    // Until the connection follows gateway.apiTarget(), it connects here and retries until the gateway logs in.
+    ibApiTarget: { ...endpoint, clientId: plan.config.ib.clientId },
+    gateway,
+    clock,
+    metrics: context.metrics,
+    namedInLogs: listed,
+    logger: context.logger,
+  });
+  // Closing the services first: GatewayService stops (or, with keepRunning, leaves) the gateway on shutdown.
+  cleanup.push(async () => unit.close());
+  return { name: plan.name, gateway, simulator, unit };
 }
 
 /**
@@ -144,51 +247,55 @@ function gatewayLog(config: AppConfig, destination: DestinationStream | undefine
 export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
   // A person at a terminal reads lines, a log collector reads JSON.
   const logDestination = options.logDestination ?? (process.stdout.isTTY ? terminalLogStream() : undefined);
-  const log = gatewayLog(config, logDestination);
-  const simulatorMode = usesSimulator(config);
+  const plans = gatewayPlans(config);
   // One supervisor per HTTP port, data dir and gateway container: settled before Docker, IB or the data dir's
   // state is touched, so that a second start is refused without side effects (naming the one that runs).
   const claim = await claimSupervisor({
     host: config.host,
     port: config.port,
     dataDir: config.dataDir,
-    containerName: gatewayKind(config) === 'container' ? config.gateway.containerName : undefined,
+    containerNames: plans
+      .filter((plan) => gatewayKind(plan.config) === 'container')
+      .map((plan) => plan.config.gateway.containerName),
   });
-  const ownsSimulator = simulatorMode && options.simulator === undefined;
-  let simulator: IbGatewaySimulator | undefined;
   // Until the app listens, a failed start stops only a container this run started, never an adopted one.
   const startup = { complete: false };
-  let gateway: GatewayService | undefined;
+  // What a failed start (or close) undoes, newest first.
+  const cleanup: Array<() => Promise<void>> = [];
+  const undo = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
+  };
+  // One clock for the gateways (restart budget, backoff) and their services (watchdog, ladder, pacing, orders).
+  const clock = systemClock;
+  const metrics = new MetricsRegistry();
+  let gateways: RunningGateway[];
   let app: INestApplication;
   try {
-    simulator = simulatorMode
-      ? (options.simulator ??
-        new IbGatewaySimulator({
-          port: config.simulator.port,
-          seed: config.simulator.seed,
-          vnc: { port: 0, password: config.gateway.vncPassword },
-        }))
-      : undefined;
-    if (simulator && ownsSimulator) await simulator.start();
-    // One clock for the gateway (restart budget, backoff) and the app (watchdog, ladder, pacing, orders).
-    const clock = systemClock;
-    gateway = createGatewayService(config, {
-      simulator,
-      log,
-      clock,
-      containerLabels: options.gatewayContainer?.labels,
-      containerEnv: options.gatewayContainer?.env,
-      startup,
-    });
-    await gateway.start();
-    const endpoint = gateway.apiEndpoint();
-    if (!endpoint) throw new Error('The gateway started without an API port');
+    // The app's logger, made before the gateways' services so that they log through it from the start.
+    const loggerParams = redactingLoggerOptions(config.logLevel, Redactor.fromConfig(config), logDestination);
+    const logger = new QuietStartupLogger(new PinoLogger(loggerParams), loggerParams);
+    const starting = { config, options, logDestination, clock, metrics, logger, startup, cleanup };
+    // The gateways start side by side: a container's start must not wait for another's.
+    const results = await Promise.allSettled(
+      plans.map(async (plan, index) => startGateway(plan, index, starting)),
+    );
+    const failed = results.findIndex((result) => result.status === 'rejected');
+    if (failed >= 0) {
+      const reason = (results[failed] as PromiseRejectedResult).reason as unknown;
+      if (plans.length > 1 && reason instanceof Error)
+        reason.message = `gateway ${plans[failed]?.name}: ${reason.message}`;
+      throw reason;
+    }
+    gateways = results.map((result) => (result as PromiseFulfilledResult<RunningGateway>).value);
+    const router = new GatewayRouter(
+      gateways.map((each) => each.unit),
+      dataGatewayName(config, plans),
+    );
     const appModule = AppModule.forRoot({
       config,
-      gateway,
+      router,
+      metrics,
       clock,
-      // Until the connection follows gateway.apiTarget(), it connects here and retries until the gateway logs in.
-      ibApiTarget: { ...endpoint, clientId: config.ib.clientId },
       ...(logDestination ? { logDestination } : {}),
     });
     // The app binds the port just reserved (the same one when 0 was asked).
@@ -198,33 +305,41 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     ]);
     startup.complete = true;
   } catch (error) {
-    await gateway?.shutdown().catch(() => undefined);
-    if (simulator && ownsSimulator) await simulator.stop().catch(() => undefined);
+    await undo();
     await claim.release();
     throw error;
   }
-  const started = gateway;
+  const [first] = gateways;
+  if (first === undefined) throw new Error('No gateway to supervise');
   const address = (app.getHttpServer() as Server).address() as AddressInfo;
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
   const running = app;
+  const screens = plans.some(
+    (plan) => gatewayKind(plan.config) === 'simulator' || plan.config.gateway.vncPassword !== undefined,
+  );
   return {
-    mode: simulatorMode ? 'simulator' : 'gateway',
+    mode: plans.every((plan) => usesSimulator(plan.config)) ? 'simulator' : 'gateway',
     urls: {
       base,
       docs: `${base}/docs`,
       mcp: `${base}/mcp`,
-      vnc: simulatorMode || config.gateway.vncPassword !== undefined ? `${base}/vnc` : undefined,
+      vnc: screens ? `${base}/vnc` : undefined,
       health: `${base}/health`,
       metrics: `${base}/metrics`,
     },
     app: running,
-    simulator,
-    gateway: started,
+    simulator: first.simulator,
+    gateway: first.gateway,
+    gateways,
+    get: (type, gateway) => {
+      const unit = gateway === undefined ? first.unit : gateways.find((each) => each.name === gateway)?.unit;
+      if (unit === undefined) throw new Error(`No gateway is named ${gateway ?? ''}`);
+      return unit.get(type);
+    },
     close: async () => {
       try {
-        await running.close(); // GatewayService stops (or, with keepRunning, leaves) the gateway on shutdown
-        await started.shutdown();
-        if (simulator && ownsSimulator) await simulator.stop();
+        await running.close();
+        await undo(); // each gateway's services (which stop or leave its gateway), then its simulator
       } finally {
         await claim.release();
       }

@@ -2,6 +2,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { McpController } from '@rekog/mcp-nest';
 import type { z } from 'zod';
 import { Input, Operation } from '../common/operation.decorator';
+import { GatewayRouter, type GatewayChoice } from '../gateway/gateway-router';
 import { NoInput } from '../connection/connection.schemas';
 import {
   AccountInput,
@@ -22,7 +23,12 @@ const READ_ONLY = { readOnly: true, destructive: false, idempotent: true, openWo
 @ApiTags('account')
 @McpController('account')
 export class AccountController {
-  constructor(private readonly account: AccountService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  /** The gateway that manages the account asked about (or the one named). */
+  private async account(input: GatewayChoice): Promise<AccountService> {
+    return (await this.router.forAccount(input)).get(AccountService);
+  }
 
   @Operation({
     name: 'get_managed_accounts',
@@ -33,8 +39,8 @@ export class AccountController {
     output: ManagedAccounts,
     safety: READ_ONLY,
   })
-  async managed(@Input(NoInput) _input: z.infer<typeof NoInput>): Promise<z.infer<typeof ManagedAccounts>> {
-    return this.account.managedAccounts();
+  async managed(@Input(NoInput) input: z.infer<typeof NoInput>): Promise<z.infer<typeof ManagedAccounts>> {
+    return (await this.account(input)).managedAccounts();
   }
 
   @Operation({
@@ -50,7 +56,7 @@ export class AccountController {
   async summary(
     @Input(AccountInput) input: z.infer<typeof AccountInput>,
   ): Promise<z.infer<typeof AccountSummary>> {
-    return this.account.summary(input.account);
+    return (await this.account(input)).summary(input.account);
   }
 
   @Operation({
@@ -66,7 +72,7 @@ export class AccountController {
   async positions(
     @Input(AccountInput) input: z.infer<typeof AccountInput>,
   ): Promise<z.infer<typeof Positions>> {
-    return this.account.positions(input.account);
+    return (await this.account(input)).positions(input.account);
   }
 
   @Operation({
@@ -80,7 +86,7 @@ export class AccountController {
     safety: READ_ONLY,
   })
   async pnl(@Input(AccountInput) input: z.infer<typeof AccountInput>): Promise<z.infer<typeof AccountPnl>> {
-    return this.account.pnl(input.account);
+    return (await this.account(input)).pnl(input.account);
   }
 
   @Operation({
@@ -96,7 +102,7 @@ export class AccountController {
   async positionPnl(
     @Input(PositionPnlInput) input: z.infer<typeof PositionPnlInput>,
   ): Promise<z.infer<typeof PositionPnl>> {
-    return this.account.positionPnl(input);
+    return (await this.account(input)).positionPnl(input);
   }
 
   @Operation({
@@ -112,6 +118,6 @@ export class AccountController {
   async executions(
     @Input(ExecutionsInput) input: z.infer<typeof ExecutionsInput>,
   ): Promise<z.infer<typeof Executions>> {
-    return this.account.executions(input);
+    return (await this.account(input)).executions(input);
   }
 }

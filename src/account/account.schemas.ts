@@ -1,3 +1,4 @@
+import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 import {
   ContractSchema,
@@ -17,6 +18,7 @@ export const AccountInput = z.strictObject({
   account: accountField
     .optional()
     .describe('IB account id (see get_managed_accounts); default: every managed account'),
+  ...gatewayArgument,
 });
 
 /** A money amount IB did not report (or reported as "unset") is null rather than a made-up 0. */
@@ -79,6 +81,7 @@ export const PositionPnlInput = z
       .optional()
       .describe('IB account id; default: every managed account (one entry each)'),
     ...contractQueryShape,
+    ...gatewayArgument,
   })
   .superRefine(requireSymbolOrConId);
 
@@ -104,6 +107,7 @@ export const ExecutionsInput = z.strictObject({
     .datetime({ offset: true })
     .optional()
     .describe('Only executions at or after this time (ISO 8601, e.g. 2026-01-02T14:30:00Z)'),
+  ...gatewayArgument,
 });
 
 export const ExecutionEntry = z.object({

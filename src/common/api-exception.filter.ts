@@ -48,9 +48,11 @@ export function mcpErrorResult(body: ErrorBody): McpErrorResult {
   return { content: [{ type: 'text', text: body.message }], structuredContent: body, isError: true };
 }
 
-const STATUS_CODES = new Map<number, ErrorCode>(
-  Object.entries(ErrorCode).map(([code, status]) => [status, code as ErrorCode]),
-);
+/** The code of an HTTP status that is not a DomainError: the first code declared for it (503: NOT_CONNECTED). */
+const STATUS_CODES = new Map<number, ErrorCode>();
+for (const [code, status] of Object.entries(ErrorCode)) {
+  if (!STATUS_CODES.has(status)) STATUS_CODES.set(status, code as ErrorCode);
+}
 
 /**
  * The one mapping from errors to answers: an HTTP status and JSON body for REST, an `isError` result with

@@ -13,7 +13,10 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { tap, type Observable } from 'rxjs';
 import { OPERATION_NAME } from './operation.decorator';
 
-/** This service's Prometheus registry (one per app, so tests can run several apps in one process). */
+/**
+ * This service's Prometheus registry (one per service, so tests can run several in one process), shared by
+ * its gateways: their metrics carry a `gateway` label.
+ */
 @Injectable()
 export class MetricsRegistry {
   readonly registry = new Registry();
@@ -34,34 +37,37 @@ export class MetricsRegistry {
   readonly healthEvents = new Counter({
     name: 'ibgs_health_events_total',
     help: 'Transitions of the gateway, the API session, the health state, the recovery ladder and the circuit breaker, by source and new state',
-    labelNames: ['source', 'to'] as const,
+    labelNames: ['source', 'to', 'gateway'] as const,
     registers: [this.registry],
   });
   readonly healthState = new Gauge({
     name: 'ibgs_health_state',
     help: 'The health state: 1 for the current one, 0 for the others',
-    labelNames: ['state'] as const,
+    labelNames: ['state', 'gateway'] as const,
     registers: [this.registry],
   });
   readonly probeTickAge = new Gauge({
     name: 'ibgs_probe_last_tick_age_seconds',
     help: 'Seconds since the watchdog probe subscription last ticked',
+    labelNames: ['gateway'] as const,
     registers: [this.registry],
   });
   readonly recoveryActions = new Counter({
     name: 'ibgs_recovery_actions_total',
     help: 'Recovery ladder actions by rung (resubscribe, reconnect, restart)',
-    labelNames: ['rung'] as const,
+    labelNames: ['rung', 'gateway'] as const,
     registers: [this.registry],
   });
   readonly gatewayRestartsLastHour = new Gauge({
     name: 'ibgs_gateway_restarts_last_hour',
     help: 'Automatic gateway restarts (after a crash or by the recovery ladder) in the last hour',
+    labelNames: ['gateway'] as const,
     registers: [this.registry],
   });
   readonly circuitBreakerOpen = new Gauge({
     name: 'ibgs_restart_circuit_breaker_open',
     help: '1 while the restart circuit breaker is open',
+    labelNames: ['gateway'] as const,
     registers: [this.registry],
   });
 

@@ -2,6 +2,7 @@ import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import type { IncomingMessage } from 'node:http';
+import { gatewayLogFields } from './gateway-log-context';
 import { REDACTED, type Redactor } from './redactor';
 
 /** Object paths that may carry a credential in any log line. */
@@ -27,6 +28,8 @@ export function redactingLoggerOptions(
 ): Params {
   const options: Options = {
     level,
+    // With several gateways, a line about one of them names it.
+    mixin: gatewayLogFields,
     redact: { paths: REDACT_PATHS, censor: REDACTED },
     autoLogging: {
       ignore: (request: IncomingMessage) =>

@@ -59,7 +59,11 @@ export class Redactor {
     if (!redactor) {
       // The IB username is not a secret setting (the start banner shows it), but it names the account:
       // the gateway's log, the journal, error answers and log lines leave it out too.
-      redactor = new Redactor([...secretValues(config), config.ib.username]);
+      redactor = new Redactor([
+        ...secretValues(config),
+        config.ib.username,
+        ...config.gateways.map((entry) => entry.ib?.username),
+      ]);
       byConfig.set(config, redactor);
     }
     return redactor;

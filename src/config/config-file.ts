@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { SETTINGS, type Setting } from './settings';
+import { SETTINGS, setAtPath, type Setting } from './settings';
 
 /** Where the configuration file is named: the flag, else the environment variable. */
 export const CONFIG_FILE_FLAG = '--config';
@@ -18,6 +20,17 @@ export function fileKeyOf(setting: Setting): string {
 export interface ConfigFileValues {
   path: string;
   values: Map<string, unknown>;
+  /** The `gateways:` list, each entry nested as the schema has it, its secrets read from their files. */
+  gateways?: Array<Record<string, unknown>>;
+}
+
+/** The sections a gateway of the list may give values of its own for. */
+const PER_GATEWAY_SECTIONS = ['ib.', 'gateway.', 'watchdog.', 'orders.'];
+
+/** A secret's file as the configuration file names it: relative to the configuration file, `~/` expanded. */
+export function secretFilePath(named: string, configPath: string): string {
+  const expanded = named.startsWith('~/') ? join(homedir(), named.slice(2)) : named;
+  return resolve(dirname(configPath), expanded);
 }
 
 /**
@@ -47,8 +60,9 @@ export function readConfigFile(path: string, problems: string[]): ConfigFileValu
     problems.push(`${CONFIG_FILE_FLAG} ${path}: must be a mapping of settings (e.g. "port: 8000")`);
     return undefined;
   }
+  const { gateways, ...settings } = document as Record<string, unknown>;
   const values = new Map<string, unknown>();
-  for (const [key, value] of leaves(document as Record<string, unknown>)) {
+  for (const [key, value] of leaves(settings)) {
     const setting = SETTINGS.find((candidate) => candidate.path === key);
     const secretFor = SETTINGS.find((candidate) => candidate.secret && fileKeyOf(candidate) === key);
     if (setting?.secret) {
@@ -59,7 +73,70 @@ export function readConfigFile(path: string, problems: string[]): ConfigFileValu
     else if (secretFor) values.set(secretFor.path, { file: value });
     else problems.push(`${CONFIG_FILE_FLAG} ${path}: ${key} is not a setting (see --help for every setting)`);
   }
-  return { path, values };
+  if (gateways === undefined) return { path, values };
+  return { path, values, gateways: gatewayEntries(gateways, path, problems) };
+}
+
+/**
+ * The `gateways:` list: each entry a name, optionally `required`, and values of the per-gateway sections;
+ * a secret as the file holding it (`ib.passwordFile`), read here.
+ */
+function gatewayEntries(list: unknown, path: string, problems: string[]): Array<Record<string, unknown>> {
+  if (!Array.isArray(list)) {
+    problems.push(`${CONFIG_FILE_FLAG} ${path}: gateways must be a list of gateways, each with a name`);
+    return [];
+  }
+  return list.map((item: unknown, index) => {
+    const label = `${CONFIG_FILE_FLAG} ${path}: gateways[${index}]`;
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      problems.push(`${label} must be a mapping (name: paper, ib: {...}, gateway: {...})`);
+      return {};
+    }
+    const { name, required, ...sections } = item as Record<string, unknown>;
+    const entry: Record<string, unknown> = { name, ...(required === undefined ? {} : { required }) };
+    const perGateway = (setting: Setting) =>
+      PER_GATEWAY_SECTIONS.some((prefix) => setting.path.startsWith(prefix));
+    for (const [key, value] of leaves(sections)) {
+      const setting = SETTINGS.find((candidate) => candidate.path === key);
+      const secretFor = SETTINGS.find((candidate) => candidate.secret && fileKeyOf(candidate) === key);
+      if (setting?.secret) {
+        problems.push(`${label}: ${key} is a secret; name the file holding it as ${fileKeyOf(setting)}`);
+      } else if (setting && perGateway(setting)) {
+        setAtPath(entry, key, value);
+      } else if (secretFor && perGateway(secretFor)) {
+        const secret = readEntrySecret(value, path, `${label}: ${key}`, problems);
+        if (secret !== undefined) setAtPath(entry, secretFor.path, secret);
+      } else if (setting ?? secretFor) {
+        problems.push(`${label}: ${key} is shared by every gateway; set it at the top of the file`);
+      } else {
+        problems.push(
+          `${label}: ${key} is not a setting of a gateway (ib.*, gateway.*, watchdog.*, orders.*)`,
+        );
+      }
+    }
+    return entry;
+  });
+}
+
+function readEntrySecret(
+  named: unknown,
+  configPath: string,
+  label: string,
+  problems: string[],
+): string | undefined {
+  if (typeof named !== 'string' || named === '') {
+    problems.push(`${label} must be the path of a file`);
+    return undefined;
+  }
+  const file = secretFilePath(named, configPath);
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    problems.push(
+      `${label}: cannot read the file ${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
+    return undefined;
+  }
 }
 
 /** Dotted paths of a nested mapping's values; lists and scalars are leaves. */

@@ -1,16 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import {
   CONFIG_FILE_ENV,
   CONFIG_FILE_FLAG,
   fileKeyOf,
   readConfigFile,
+  secretFilePath,
   type ConfigFileValues,
 } from './config-file';
 import { AppConfigSchema, CONFIG_DEFAULTS, type AppConfig } from './config.schema';
-import { SETTINGS, flagName, formatValue, settingLabel, valueAtPath, type Setting } from './settings';
+import { planGateways } from './gateway-plans';
+import {
+  SETTINGS,
+  flagName,
+  formatValue,
+  setAtPath,
+  settingLabel,
+  valueAtPath,
+  type Setting,
+} from './settings';
 
 /** Flags given on the command line, keyed by flag name ('--port'); switches are true, lists arrays. */
 export type CommandLineFlags = Readonly<Record<string, string | boolean | readonly string[] | undefined>>;
@@ -67,7 +75,10 @@ export function loadConfig(flags: CommandLineFlags, env: Environment): LoadedCon
     setAtPath(input, setting.path, found.value);
   }
 
+  if (file?.gateways !== undefined) input.gateways = file.gateways;
+
   const result = AppConfigSchema.safeParse(input, { error: readableMessage });
+  if (result.success) problems.push(...planGateways(result.data).problems);
   if (result.success && problems.length === 0) return { config: result.data, warnings };
   for (const issue of result.error?.issues ?? []) {
     const path = issue.path.join('.');
@@ -108,15 +119,14 @@ function fromFile(
     problems.push(`${settingLabel(setting)}: ${source} must be the path of a file`);
     return undefined;
   }
-  const home = homedir();
-  const expanded = named.startsWith('~/') ? join(home, named.slice(2)) : named;
-  return readSecretFile(setting, resolve(dirname(file.path), expanded), source, problems);
+  return readSecretFile(setting, secretFilePath(named, file.path), source, problems);
 }
 
 /** The values of every secret setting that is set: for scrubbing them from any text shown or logged. */
 export function secretValues(config: AppConfig): string[] {
-  return SETTINGS.filter((setting) => setting.secret)
-    .map((setting) => valueAtPath(config, setting.path))
+  const secrets = SETTINGS.filter((setting) => setting.secret);
+  return [config, ...config.gateways]
+    .flatMap((source) => secrets.map((setting) => valueAtPath(source, setting.path)))
     .filter((value): value is string => typeof value === 'string' && value !== '');
 }
 
@@ -286,16 +296,4 @@ function readableMessage(issue: z.core.$ZodRawIssue): string | undefined {
     default:
       return undefined;
   }
-}
-
-function setAtPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  const last = keys.pop();
-  if (last === undefined) return;
-  let node = target;
-  for (const key of keys) {
-    node[key] ??= {};
-    node = node[key] as Record<string, unknown>;
-  }
-  node[last] = value;
 }

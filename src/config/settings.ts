@@ -96,6 +96,14 @@ export const SETTINGS: readonly Setting[] = [
     description: "API client id of the service's own IB session",
   },
   {
+    path: 'gateway.name',
+    flag: '--gateway-name <name>',
+    env: 'IBGS_GATEWAY_NAME',
+    type: 'string',
+    description:
+      "the gateway's name, as operations' gateway argument, events, metrics and /vnc?gateway= call it",
+  },
+  {
     path: 'gateway.address',
     flag: '--gateway-address <host:port>',
     env: 'IBGS_GATEWAY_ADDRESS',
@@ -261,6 +269,22 @@ export const SETTINGS: readonly Setting[] = [
     description: 'refuse orders worth more than this (quantity x price, in the contract currency)',
   },
   {
+    path: 'orders.accounts',
+    flag: '--order-account <account>',
+    env: 'IBGS_ORDER_ACCOUNTS',
+    type: 'list',
+    description:
+      'an account orders may go to; repeat for more (env: comma-separated); none given: every managed account',
+  },
+  {
+    path: 'dataGateway',
+    flag: '--data-gateway <name>',
+    env: 'IBGS_DATA_GATEWAY',
+    type: 'string',
+    description:
+      'with a gateways list: the gateway market data, contracts and the scanner use unless an operation names one; default the first',
+  },
+  {
     path: 'dataDir',
     flag: '--data-dir <path>',
     env: 'IBGS_DATA_DIR',
@@ -334,6 +358,19 @@ export function valueAtPath(source: object, path: string): unknown {
     node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined;
   }
   return node;
+}
+
+/** Sets the value at a dotted path of a config-shaped object, creating the mappings on the way. */
+export function setAtPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  const last = keys.pop();
+  if (last === undefined) return;
+  let node = target;
+  for (const key of keys) {
+    node[key] ??= {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[last] = value;
 }
 
 /** The default of a setting (CONFIG_DEFAULTS), or undefined when it has none. */

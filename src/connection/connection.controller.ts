@@ -1,6 +1,7 @@
 import { McpController } from '@rekog/mcp-nest';
 import { ApiTags } from '@nestjs/swagger';
 import { Input, Operation } from '../common/operation.decorator';
+import { GatewayRouter, type GatewayChoice } from '../gateway/gateway-router';
 import { ConnectionStatus, NoInput, ReconnectInput, ServerTime } from './connection.schemas';
 import { ConnectionService } from './connection.service';
 import type { z } from 'zod';
@@ -8,7 +9,11 @@ import type { z } from 'zod';
 @ApiTags('connection')
 @McpController('connection')
 export class ConnectionController {
-  constructor(private readonly connection: ConnectionService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  private connection(input: GatewayChoice): ConnectionService {
+    return this.router.named(input).get(ConnectionService);
+  }
 
   @Operation({
     name: 'get_connection_status',
@@ -20,8 +25,8 @@ export class ConnectionController {
     output: ConnectionStatus,
     safety: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
   })
-  getStatus(@Input(NoInput) _input: z.infer<typeof NoInput>): z.infer<typeof ConnectionStatus> {
-    return this.connection.status();
+  getStatus(@Input(NoInput) input: z.infer<typeof NoInput>): z.infer<typeof ConnectionStatus> {
+    return this.connection(input).status();
   }
 
   @Operation({
@@ -37,7 +42,7 @@ export class ConnectionController {
   async reconnect(
     @Input(ReconnectInput) input: z.infer<typeof ReconnectInput>,
   ): Promise<z.infer<typeof ConnectionStatus>> {
-    return this.connection.reconnect(input.timeoutSeconds);
+    return this.connection(input).reconnect(input.timeoutSeconds);
   }
 
   @Operation({
@@ -49,7 +54,7 @@ export class ConnectionController {
     output: ServerTime,
     safety: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
   })
-  async getServerTime(@Input(NoInput) _input: z.infer<typeof NoInput>): Promise<z.infer<typeof ServerTime>> {
-    return this.connection.serverTime();
+  async getServerTime(@Input(NoInput) input: z.infer<typeof NoInput>): Promise<z.infer<typeof ServerTime>> {
+    return this.connection(input).serverTime();
   }
 }

@@ -1,7 +1,8 @@
+import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 
 /** Operations without parameters still reject unknown ones: a typo should not pass silently. */
-export const NoInput = z.strictObject({});
+export const NoInput = z.strictObject({ ...gatewayArgument });
 
 export const ReconnectInput = z.strictObject({
   timeoutSeconds: z
@@ -11,6 +12,7 @@ export const ReconnectInput = z.strictObject({
     .max(120)
     .default(10)
     .describe('How long to wait for the new session to connect before answering'),
+  ...gatewayArgument,
 });
 
 export const ConnectionStatus = z.object({

@@ -2,6 +2,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { McpController } from '@rekog/mcp-nest';
 import type { z } from 'zod';
 import { Input, Operation } from '../common/operation.decorator';
+import { GatewayRouter, type GatewayChoice } from '../gateway/gateway-router';
 import {
   ContractDetailsResult,
   ContractQueryInput,
@@ -19,7 +20,12 @@ const READ_ONLY = { readOnly: true, destructive: false, idempotent: true, openWo
 @ApiTags('contracts')
 @McpController('contracts')
 export class ContractsController {
-  constructor(private readonly contracts: ContractsService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  /** Contracts come from the gateway for data unless one is named. */
+  private contracts(input: GatewayChoice): ContractsService {
+    return this.router.forData(input).get(ContractsService);
+  }
 
   @Operation({
     name: 'search_contracts',
@@ -34,7 +40,7 @@ export class ContractsController {
   async search(
     @Input(SearchContractsInput) input: z.infer<typeof SearchContractsInput>,
   ): Promise<z.infer<typeof SearchContractsResult>> {
-    return this.contracts.searchContracts(input);
+    return this.contracts(input).searchContracts(input);
   }
 
   @Operation({
@@ -50,7 +56,7 @@ export class ContractsController {
   async details(
     @Input(ContractQueryInput) input: z.infer<typeof ContractQueryInput>,
   ): Promise<z.infer<typeof ContractDetailsResult>> {
-    return this.contracts.contractDetails(input);
+    return this.contracts(input).contractDetails(input);
   }
 
   @Operation({
@@ -66,7 +72,7 @@ export class ContractsController {
   async optionChain(
     @Input(OptionChainInput) input: z.infer<typeof OptionChainInput>,
   ): Promise<z.infer<typeof OptionChainResult>> {
-    return this.contracts.optionChain(input);
+    return this.contracts(input).optionChain(input);
   }
 
   @Operation({
@@ -82,6 +88,6 @@ export class ContractsController {
   async optionContracts(
     @Input(OptionContractsInput) input: z.infer<typeof OptionContractsInput>,
   ): Promise<z.infer<typeof OptionContractsResult>> {
-    return this.contracts.optionContracts(input);
+    return this.contracts(input).optionContracts(input);
   }
 }

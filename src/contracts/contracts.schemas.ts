@@ -1,3 +1,4 @@
+import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 
 /** IB security types a caller may name; ETF is accepted as the STK it is at IB. */
@@ -79,7 +80,9 @@ export function requireSymbolOrConId(
   }
 }
 
-export const ContractQueryInput = z.strictObject(contractQueryShape).superRefine(requireSymbolOrConId);
+export const ContractQueryInput = z
+  .strictObject({ ...contractQueryShape, ...gatewayArgument })
+  .superRefine(requireSymbolOrConId);
 /** The same schema under the name other modules use for "how a caller names a contract". */
 export const ContractQuery = ContractQueryInput;
 
@@ -148,6 +151,7 @@ export const SearchContractsInput = z.strictObject({
     .max(64)
     .describe('Start of a symbol or of a word of the company name, e.g. "AAP" or "apple"'),
   secType: SecTypeSchema.optional().describe('Only matches of this security type'),
+  ...gatewayArgument,
 });
 
 export const SearchContractsResult = z.object({
@@ -165,6 +169,7 @@ export const OptionChainInput = z
     exchange: contractQueryShape.exchange.describe(
       'Exchange of the underlying; default SMART for stocks, any for indexes and futures',
     ),
+    ...gatewayArgument,
   })
   .superRefine(requireSymbolOrConId);
 
@@ -208,6 +213,7 @@ export const OptionContractsInput = z
       .max(MAX_OPTION_CONTRACTS)
       .default(50)
       .describe(`Most contracts to return (max ${MAX_OPTION_CONTRACTS}), nearest to the middle strike first`),
+    ...gatewayArgument,
   })
   .superRefine(requireSymbolOrConId)
   .superRefine((value, context) => {

@@ -2,9 +2,14 @@ import { ApiTags } from '@nestjs/swagger';
 import { McpController } from '@rekog/mcp-nest';
 import type { z } from 'zod';
 import { Input, Operation } from '../common/operation.decorator';
+import { ConnectionService } from '../connection/connection.service';
+import { HealthService } from '../health/health.service';
+import { GatewayRouter, type GatewayChoice } from './gateway-router';
 import {
+  GatewayList,
   GatewayLogs,
   GatewayLogsInput,
+  ListGatewaysInput,
   GatewayStatus,
   NoGatewayInput,
   RestartGatewayInput,
@@ -15,7 +20,41 @@ import { GatewayService } from './gateway.service';
 @ApiTags('gateway')
 @McpController('gateway')
 export class GatewayController {
-  constructor(private readonly gateway: GatewayService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  private gateway(input: GatewayChoice): GatewayService {
+    return this.router.named(input).gateway;
+  }
+
+  @Operation({
+    name: 'list_gateways',
+    summary: 'List the gateways this supervisor runs',
+    description:
+      'Every gateway with its name, kind (container, address, simulator), state, health, accounts and trading mode. The name is the gateway argument every other operation takes; orders and account reads also find their gateway by account.',
+    path: 'list',
+    input: ListGatewaysInput,
+    output: GatewayList,
+    safety: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
+  })
+  async list(
+    @Input(ListGatewaysInput) _input: z.infer<typeof ListGatewaysInput>,
+  ): Promise<z.infer<typeof GatewayList>> {
+    const gateways = await Promise.all(
+      this.router.units.map(async (unit) => ({
+        name: unit.name,
+        kind: unit.gateway.status().mode,
+        state: unit.gateway.state,
+        health: unit.get(HealthService).status().state,
+        connected: unit.get(ConnectionService).isConnected,
+        tradingMode: unit.config.ib.tradingMode,
+        accounts: [...(await unit.accounts())],
+        orderAccounts: unit.config.orders.accounts,
+        required: unit.required,
+        forData: this.router.isDataGateway(unit),
+      })),
+    );
+    return { gateways };
+  }
 
   @Operation({
     name: 'get_gateway_status',
@@ -27,8 +66,8 @@ export class GatewayController {
     output: GatewayStatus,
     safety: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
   })
-  getStatus(@Input(NoGatewayInput) _input: z.infer<typeof NoGatewayInput>): z.infer<typeof GatewayStatus> {
-    return this.gateway.status();
+  getStatus(@Input(NoGatewayInput) input: z.infer<typeof NoGatewayInput>): z.infer<typeof GatewayStatus> {
+    return this.gateway(input).status();
   }
 
   @Operation({
@@ -44,7 +83,7 @@ export class GatewayController {
   async getLogs(
     @Input(GatewayLogsInput) input: z.infer<typeof GatewayLogsInput>,
   ): Promise<z.infer<typeof GatewayLogs>> {
-    return this.gateway.logs(input.lines);
+    return this.gateway(input).logs(input.lines);
   }
 
   @Operation({
@@ -60,9 +99,9 @@ export class GatewayController {
   async start(
     @Input(StartGatewayInput) input: z.infer<typeof StartGatewayInput>,
   ): Promise<z.infer<typeof GatewayStatus>> {
-    await this.gateway.start();
-    await this.gateway.waitForOutcome(input.waitSeconds);
-    return this.gateway.status();
+    await this.gateway(input).start();
+    await this.gateway(input).waitForOutcome(input.waitSeconds);
+    return this.gateway(input).status();
   }
 
   @Operation({
@@ -76,10 +115,10 @@ export class GatewayController {
     safety: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
   })
   async stop(
-    @Input(NoGatewayInput) _input: z.infer<typeof NoGatewayInput>,
+    @Input(NoGatewayInput) input: z.infer<typeof NoGatewayInput>,
   ): Promise<z.infer<typeof GatewayStatus>> {
-    await this.gateway.stop();
-    return this.gateway.status();
+    await this.gateway(input).stop();
+    return this.gateway(input).status();
   }
 
   @Operation({
@@ -95,8 +134,8 @@ export class GatewayController {
   async restart(
     @Input(RestartGatewayInput) input: z.infer<typeof RestartGatewayInput>,
   ): Promise<z.infer<typeof GatewayStatus>> {
-    await this.gateway.restart(input.reason);
-    await this.gateway.waitForOutcome(input.waitSeconds);
-    return this.gateway.status();
+    await this.gateway(input).restart(input.reason);
+    await this.gateway(input).waitForOutcome(input.waitSeconds);
+    return this.gateway(input).status();
   }
 }

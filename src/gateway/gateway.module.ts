@@ -1,13 +1,11 @@
 import { Global, Logger, Module, type DynamicModule } from '@nestjs/common';
-import { CLOCK, systemClock, type Clock } from '../common/clock';
-import { APP_CONFIG } from '../config/config.tokens';
+import { systemClock, type Clock } from '../common/clock';
 import { addressOf, gatewayKind, type AppConfig } from '../config/config.schema';
 import { IbGatewaySimulator } from '../simulator/simulator';
 import { AddressGatewayRuntime } from './address-gateway-runtime';
 import { ContainerGatewayRuntime, type StartupPhase } from './container-gateway-runtime';
 import { DockerRepository } from './docker.repository';
 import { GatewaySecretFiles } from './gateway-secret-files';
-import { GatewayController } from './gateway.controller';
 import { GatewayService, type GatewayLog } from './gateway.service';
 import { SimulatorGatewayRuntime, type SimulatorRuntimeTimings } from './simulator-gateway-runtime';
 
@@ -99,25 +97,16 @@ export function createGatewayService(config: AppConfig, options: GatewayServiceO
 }
 
 /**
- * The gateway's lifecycle and its operations. Global, so that connection and health can inject
- * GatewayService. main.ts builds and starts the service before the app (the container must exist to know its
- * API port); without one (an app built directly, e.g. in tests), one is created here and never started.
+ * One gateway's lifecycle, for its services. Global, so that connection and health can inject GatewayService.
+ * main.ts builds and starts the gateway before its services (the container must exist to know its API port).
  */
 @Global()
 @Module({})
 export class GatewayModule {
-  static forRoot(gateway?: GatewayService): DynamicModule {
+  static forRoot(gateway: GatewayService): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [GatewayController],
-      providers: [
-        {
-          provide: GatewayService,
-          useFactory: (config: AppConfig, clock: Clock) =>
-            gateway ?? createGatewayService(config, { log: nestLog(), clock }),
-          inject: [APP_CONFIG, CLOCK],
-        },
-      ],
+      providers: [{ provide: GatewayService, useValue: gateway }],
       exports: [GatewayService],
     };
   }

@@ -1,8 +1,9 @@
+import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 import { GATEWAY_STATES } from './gateway-state';
 
 /** Operations without parameters still reject unknown ones: a typo should not pass silently. */
-export const NoGatewayInput = z.strictObject({});
+export const NoGatewayInput = z.strictObject({ ...gatewayArgument });
 
 const waitSeconds = z
   .number()
@@ -14,7 +15,7 @@ const waitSeconds = z
     'How long to wait for the gateway to log in (or for the login to fail) before answering; 0 answers as soon as it runs',
   );
 
-export const StartGatewayInput = z.strictObject({ waitSeconds });
+export const StartGatewayInput = z.strictObject({ waitSeconds, ...gatewayArgument });
 
 export const RestartGatewayInput = z.strictObject({
   reason: z
@@ -25,6 +26,7 @@ export const RestartGatewayInput = z.strictObject({
     .default('requested through the API')
     .describe('Why the gateway is restarted; kept in the state history'),
   waitSeconds,
+  ...gatewayArgument,
 });
 
 export const GatewayLogsInput = z.strictObject({
@@ -35,9 +37,11 @@ export const GatewayLogsInput = z.strictObject({
     .max(5000)
     .default(100)
     .describe('How many of the most recent log lines to return'),
+  ...gatewayArgument,
 });
 
 export const GatewayStatus = z.object({
+  name: z.string().describe("The gateway's name (the gateway argument of every operation)"),
   mode: z
     .enum(['simulator', 'container', 'address'])
     .describe(
@@ -117,4 +121,29 @@ export const GatewayLogs = z.object({
   lines: z
     .array(z.string())
     .describe('The most recent log lines, oldest first, with every credential redacted'),
+});
+
+export const ListGatewaysInput = z.strictObject({});
+
+export const GatewayListEntry = z.object({
+  name: z.string().describe('What the gateway argument of every operation calls it'),
+  kind: GatewayStatus.shape.mode,
+  state: GatewayStatus.shape.state,
+  health: z.string().describe('Its health state, as get_health_status says it'),
+  connected: z.boolean().describe('Whether its IB API session is connected'),
+  tradingMode: z.enum(['paper', 'live']).describe('The trading mode it is configured for'),
+  accounts: z
+    .array(z.string())
+    .describe('The accounts it manages, as last learned from IB (empty before its first session)'),
+  orderAccounts: z
+    .array(z.string())
+    .describe('The accounts orders may go to through it (orders.accounts); empty: every account it manages'),
+  required: z.boolean().describe('Whether /health/ready waits for it'),
+  forData: z
+    .boolean()
+    .describe('Whether market data, contracts and the scanner go to it when an operation names no gateway'),
+});
+
+export const GatewayList = z.object({
+  gateways: z.array(GatewayListEntry).describe('Every gateway of this supervisor, in the configured order'),
 });

@@ -191,6 +191,7 @@ export class GatewayService implements OnApplicationShutdown {
     const attached = this.runtime.mode === 'address';
     const endpoint = this.runtime.apiEndpoint();
     return {
+      name: this.config.gateway.name,
       mode: this.runtime.mode,
       address: attached && endpoint ? `${endpoint.host}:${endpoint.port}` : null,
       controls: { lifecycle: !attached, logs: !attached, vnc: runtime.ports.vnc !== undefined },

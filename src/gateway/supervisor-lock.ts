@@ -17,7 +17,7 @@ export interface SupervisorLockHolder {
   /** Its HTTP API (REST, MCP, /gateway/status). */
   host: string;
   port: number;
-  /** Container mode only. */
+  /** Its gateway containers' names, comma-separated; undefined without containers. */
   containerName: string | undefined;
   dataDir: string;
   startedAt: string;
@@ -328,8 +328,8 @@ export interface ClaimRequest {
   host: string;
   port: number;
   dataDir: string;
-  /** Container mode: the gateway container's name (locked per Docker daemon as well). */
-  containerName: string | undefined;
+  /** The gateway containers' names (each locked per Docker daemon as well); empty without containers. */
+  containerNames: readonly string[];
 }
 
 /**
@@ -340,9 +340,8 @@ export interface ClaimRequest {
 export async function claimSupervisor(request: ClaimRequest): Promise<SupervisorClaim> {
   const dataDir = resolve(request.dataDir);
   const dataDirLock = dataDirLockPath(dataDir);
-  const containerLock =
-    request.containerName === undefined ? undefined : containerLockPath(request.containerName);
-  const lockPaths = [dataDirLock, ...(containerLock ? [containerLock] : [])];
+  const containerLocks = request.containerNames.map((name) => ({ name, path: containerLockPath(name) }));
+  const lockPaths = [dataDirLock, ...containerLocks.map((lock) => lock.path)];
   const reservation = await reservePort(request.host, request.port, (port) =>
     lockPaths.map(liveHolder).find((holder) => holder?.port === port),
   );
@@ -351,7 +350,7 @@ export async function claimSupervisor(request: ClaimRequest): Promise<Supervisor
     hostname: hostname(),
     host: request.host,
     port: reservation.port,
-    containerName: request.containerName,
+    containerName: request.containerNames.length > 0 ? request.containerNames.join(', ') : undefined,
     dataDir,
     startedAt: new Date().toISOString(),
   };
@@ -370,11 +369,10 @@ export async function claimSupervisor(request: ClaimRequest): Promise<Supervisor
           `Stop it first (kill ${held.pid}), or give this one another --data-dir`,
       ),
     );
-    if (containerLock && request.containerName !== undefined) {
-      const name = request.containerName;
+    for (const { name, path } of containerLocks) {
       locks.push(
         SupervisorLock.acquire(
-          containerLock,
+          path,
           holder,
           (held) =>
             `The gateway container ${name} is supervised by another ib-gateway-supervisor (${describeHolder(held)}); this one leaves it alone and started nothing. ` +

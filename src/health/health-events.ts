@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { MetricsRegistry } from '../common/metrics';
+import { APP_CONFIG } from '../config/config.tokens';
+import type { AppConfig } from '../config/config.schema';
 
 /** Who changed state: the gateway, the API session, the health verdict, the recovery ladder, the breaker. */
 export const HEALTH_EVENT_SOURCES = ['gateway', 'connection', 'health', 'ladder', 'breaker'] as const;
@@ -26,6 +28,7 @@ export class HealthEventLog {
   constructor(
     private readonly metrics: MetricsRegistry,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'gateway'>,
   ) {}
 
   /** Records a transition at `at` (now on the service's clock unless given). */
@@ -36,7 +39,7 @@ export class HealthEventLog {
       this.events.shift();
       this.dropped++;
     }
-    this.metrics.healthEvents.inc({ source, to });
+    this.metrics.healthEvents.inc({ source, to, gateway: this.config.gateway.name });
     return event;
   }
 

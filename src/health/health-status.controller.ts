@@ -2,6 +2,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { McpController } from '@rekog/mcp-nest';
 import type { z } from 'zod';
 import { Input, Operation } from '../common/operation.decorator';
+import { GatewayRouter, type GatewayChoice } from '../gateway/gateway-router';
 import { GetHealthEventsInput, GetHealthStatusInput, HealthEvents, HealthStatus } from './health.schemas';
 import { HealthService } from './health.service';
 
@@ -9,7 +10,11 @@ import { HealthService } from './health.service';
 @ApiTags('health')
 @McpController('health')
 export class HealthStatusController {
-  constructor(private readonly health: HealthService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  private health(input: GatewayChoice): HealthService {
+    return this.router.named(input).get(HealthService);
+  }
 
   @Operation({
     name: 'get_health_status',
@@ -22,9 +27,9 @@ export class HealthStatusController {
     safety: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
   })
   getHealthStatus(
-    @Input(GetHealthStatusInput) _input: z.infer<typeof GetHealthStatusInput>,
+    @Input(GetHealthStatusInput) input: z.infer<typeof GetHealthStatusInput>,
   ): z.infer<typeof HealthStatus> {
-    return this.health.status();
+    return this.health(input).status();
   }
 
   @Operation({
@@ -40,6 +45,6 @@ export class HealthStatusController {
   getHealthEvents(
     @Input(GetHealthEventsInput) input: z.infer<typeof GetHealthEventsInput>,
   ): z.infer<typeof HealthEvents> {
-    return this.health.history(input);
+    return this.health(input).history(input);
   }
 }

@@ -1,13 +1,10 @@
 import { Module } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
 import { ConnectionModule } from '../connection/connection.module';
 import { ContractsModule } from '../contracts/contracts.module';
 import { MarketDataModule } from '../market-data/market-data.module';
 import { MarketDataStreams } from '../market-data/market-data-streams';
 import { GatewayClock } from './gateway-clock';
 import { HealthEventLog } from './health-events';
-import { HealthStatusController } from './health-status.controller';
-import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 import { ProbeDataRepository } from './probe-data.repository';
 import { RecoveryLadder } from './recovery-ladder';
@@ -15,8 +12,7 @@ import { CLIENT_STREAMS, StaleDataWatchdog } from './stale-data-watchdog';
 
 /** Liveness/readiness, the stale-data watchdog, the recovery ladder, and the health operations. */
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), ConnectionModule, ContractsModule, MarketDataModule],
-  controllers: [HealthController, HealthStatusController],
+  imports: [ConnectionModule, ContractsModule, MarketDataModule],
   providers: [
     { provide: CLIENT_STREAMS, useExisting: MarketDataStreams },
     GatewayClock,

@@ -1,3 +1,4 @@
+import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 import { HEALTH_EVENT_CAPACITY, HEALTH_EVENT_SOURCES } from './health-events';
 
@@ -21,7 +22,7 @@ export const HEALTH_STATES = [
 ] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
 
-export const GetHealthStatusInput = z.strictObject({});
+export const GetHealthStatusInput = z.strictObject({ ...gatewayArgument });
 
 const isoTime = z.string().describe('ISO 8601 time');
 
@@ -106,6 +107,7 @@ export const GetHealthEventsInput = z.strictObject({
     .enum(HEALTH_EVENT_SOURCES)
     .optional()
     .describe('Only events of this source: gateway, connection, health, ladder or breaker'),
+  ...gatewayArgument,
 });
 
 export const HealthEventSchema = z.object({

@@ -44,7 +44,7 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly ladder: RecoveryLadder,
     private readonly events: HealthEventLog,
     private readonly metrics: MetricsRegistry,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.since = dateOf(clock);
@@ -167,7 +167,11 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     this.assessment = assessment;
     this.ladder.step(assessment);
     const lastTickAt = assessment.probe.lastTickAt;
-    if (lastTickAt !== undefined) this.metrics.probeTickAge.set((this.clock.now() - lastTickAt) / 1000);
+    if (lastTickAt !== undefined)
+      this.metrics.probeTickAge.set(
+        { gateway: this.config.gateway.name },
+        (this.clock.now() - lastTickAt) / 1000,
+      );
     const { state, reason } = this.judge(assessment, this.ladder.status());
     if (state === this.state) {
       this.reason = reason;
@@ -177,7 +181,11 @@ export class HealthService implements OnApplicationBootstrap, OnModuleDestroy {
     this.state = state;
     this.reason = reason;
     this.since = dateOf(this.clock);
-    for (const name of HEALTH_STATES) this.metrics.healthState.set({ state: name }, name === state ? 1 : 0);
+    for (const name of HEALTH_STATES)
+      this.metrics.healthState.set(
+        { state: name, gateway: this.config.gateway.name },
+        name === state ? 1 : 0,
+      );
   }
 
   /** The one state that says what is true, most pressing first. */

@@ -108,6 +108,8 @@ export class RecoveryLadder implements OnModuleDestroy {
   private breakerState: BreakerState = 'closed';
   private lastAssessment: DataAssessment | undefined;
   private readonly messages: Subscription;
+  /** The `gateway` label of this ladder's metrics. */
+  private readonly gatewayName: string;
 
   constructor(
     @Inject(StaleDataWatchdog) private readonly watchdog: LadderResubscriber,
@@ -115,9 +117,10 @@ export class RecoveryLadder implements OnModuleDestroy {
     @Inject(GatewayService) private readonly gateway: LadderGateway,
     @Inject(HealthEventLog) private readonly events: LadderEvents,
     @Inject(MetricsRegistry) private readonly metrics: LadderMetrics,
-    @Inject(APP_CONFIG) config: Pick<AppConfig, 'watchdog'>,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'watchdog'> & { gateway: { name: string } },
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
+    this.gatewayName = config.gateway.name;
     const { backoffInitialSeconds, backoffMaxSeconds } = config.watchdog;
     this.patience = new ExponentialBackoff(backoffInitialSeconds * 1000, backoffMaxSeconds * 1000);
     this.since = dateOf(clock);
@@ -250,12 +253,12 @@ export class RecoveryLadder implements OnModuleDestroy {
         this.reportRefusal(episode, refusal, why);
         this.schedule(episode, 'reconnect', now);
         this.ibApi.reconnect();
-        this.metrics.recoveryActions.inc({ rung: 'reconnect' });
+        this.metrics.recoveryActions.inc({ rung: 'reconnect', gateway: this.gatewayName });
         return;
       }
     }
     this.schedule(episode, rung, now);
-    this.metrics.recoveryActions.inc({ rung });
+    this.metrics.recoveryActions.inc({ rung, gateway: this.gatewayName });
     switch (rung) {
       case 'resubscribe': {
         const count = this.watchdog.resubscribe();
@@ -340,8 +343,8 @@ export class RecoveryLadder implements OnModuleDestroy {
   private followBreaker(): void {
     const budget = this.gateway.restartBudget();
     const state = budget.breaker;
-    this.metrics.circuitBreakerOpen.set(state === 'open' ? 1 : 0);
-    this.metrics.gatewayRestartsLastHour.set(budget.restartsLastHour);
+    this.metrics.circuitBreakerOpen.set({ gateway: this.gatewayName }, state === 'open' ? 1 : 0);
+    this.metrics.gatewayRestartsLastHour.set({ gateway: this.gatewayName }, budget.restartsLastHour);
     if (state === this.breakerState) return;
     const next = budget.nextAllowedAt;
     const reason =

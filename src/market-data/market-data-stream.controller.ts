@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { auditTime, catchError, map, merge, of } from 'rxjs';
 import { DomainError } from '../common/domain-error';
 import { Input } from '../common/operation.decorator';
+import { GatewayRouter, type GatewayChoice } from '../gateway/gateway-router';
 import { toOpenApiSchema } from '../common/zod-json-schema';
 import type { IbContract } from '../contracts/contracts.service';
 import { MAX_STREAM_SYMBOLS, Quote, StreamQuotesInput } from './market-data.schemas';
@@ -32,7 +33,11 @@ const queryParameters = toOpenApiSchema(StreamQuotesInput, 'input').properties ?
 @ApiTags('market-data')
 @Controller('market-data')
 export class MarketDataStreamController {
-  constructor(private readonly marketData: MarketDataService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  private marketData(input: GatewayChoice): MarketDataService {
+    return this.router.forData(input).get(MarketDataService);
+  }
 
   @Get('stream')
   @ApiOperation({
@@ -65,7 +70,7 @@ export class MarketDataStreamController {
     @Res() response: Response,
   ): Promise<void> {
     // Errors up to here (unknown symbol, no subscription) are answered by the exception filter as JSON.
-    const feed = await this.marketData.openQuoteFeed(input);
+    const feed = await this.marketData(input).openQuoteFeed(input);
     if (request.socket.destroyed) {
       feed.close(); // the client left while the streams opened
       return;

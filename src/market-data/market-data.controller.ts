@@ -1,6 +1,7 @@
 import { ApiTags } from '@nestjs/swagger';
 import { McpController } from '@rekog/mcp-nest';
 import { Input, Operation } from '../common/operation.decorator';
+import { GatewayRouter, type GatewayChoice } from '../gateway/gateway-router';
 import {
   GetHistoricalBarsInput,
   GetQuoteInput,
@@ -16,7 +17,12 @@ const READ_ONLY = { readOnly: true, destructive: false, idempotent: true, openWo
 @ApiTags('market-data')
 @McpController('market-data')
 export class MarketDataController {
-  constructor(private readonly marketData: MarketDataService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  /** Market data comes from the gateway for data unless one is named. */
+  private marketData(input: GatewayChoice): MarketDataService {
+    return this.router.forData(input).get(MarketDataService);
+  }
 
   @Operation({
     name: 'get_quote',
@@ -34,7 +40,7 @@ export class MarketDataController {
     safety: READ_ONLY,
   })
   async getQuote(@Input(GetQuoteInput) input: GetQuoteInput): Promise<Quote> {
-    return this.marketData.getQuote(input);
+    return this.marketData(input).getQuote(input);
   }
 
   @Operation({
@@ -54,6 +60,6 @@ export class MarketDataController {
   async getHistoricalBars(
     @Input(GetHistoricalBarsInput) input: GetHistoricalBarsInput,
   ): Promise<HistoricalBars> {
-    return this.marketData.getHistoricalBars(input);
+    return this.marketData(input).getHistoricalBars(input);
   }
 }

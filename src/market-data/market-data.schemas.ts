@@ -1,3 +1,4 @@
+import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 import { contractQueryShape, requireSymbolOrConId } from '../contracts/contracts.schemas';
 
@@ -13,7 +14,7 @@ const requestedType = MarketDataTypeSchema.default('real-time').describe(
 );
 
 export const GetQuoteInput = z
-  .strictObject({ ...contractQueryShape, marketDataType: requestedType })
+  .strictObject({ ...contractQueryShape, marketDataType: requestedType, ...gatewayArgument })
   .superRefine(requireSymbolOrConId);
 export type GetQuoteInput = z.infer<typeof GetQuoteInput>;
 
@@ -111,6 +112,7 @@ export const GetHistoricalBarsInput = z
       .datetime({ offset: true })
       .optional()
       .describe('End of the window as an ISO 8601 date-time, e.g. 2026-11-18T21:00:00Z; default now'),
+    ...gatewayArgument,
   })
   .superRefine(requireSymbolOrConId);
 export type GetHistoricalBarsInput = z.infer<typeof GetHistoricalBarsInput>;
@@ -164,6 +166,7 @@ export const StreamQuotesInput = z
       .optional()
       .describe('Comma-separated IB contract ids, in addition to the symbols'),
     marketDataType: requestedType,
+    ...gatewayArgument,
   })
   .superRefine((value, context) => {
     const count = listOf(value.symbols).length + listOf(value.conIds).length;

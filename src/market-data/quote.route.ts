@@ -6,6 +6,7 @@ import type { FastRoute } from '../common/fast-route';
 import { OPERATIONS, queryInputParser } from '../common/operation.decorator';
 import { MarketDataController } from './market-data.controller';
 import { GetQuoteInput, type Quote } from './market-data.schemas';
+import { GatewayRouter } from '../gateway/gateway-router';
 import { MarketDataService } from './market-data.service';
 
 const OPERATION = 'get_quote';
@@ -23,7 +24,7 @@ export class QuoteRoute implements FastRoute {
   /** Clients ask for the same few query strings again and again: each is validated once. */
   private readonly inputs = new LRUCache<string, { input: GetQuoteInput | undefined }>({ max: 1000 });
 
-  constructor(private readonly marketData: MarketDataService) {
+  constructor(private readonly router: GatewayRouter) {
     const definition = OPERATIONS.find((operation) => operation.name === OPERATION);
     // Fast routes skip the operation guard, which only ever stops the read-only token from writing.
     if (definition?.safety.readOnly !== true)
@@ -40,7 +41,10 @@ export class QuoteRoute implements FastRoute {
     }
     const { input } = parsed;
     if (input === undefined) return undefined;
-    return (): Quote | Promise<Quote> =>
-      this.marketData.streamedQuote(input) ?? this.marketData.getQuote(input);
+    // An unknown gateway name takes the declared route, which answers why.
+    const unit = this.router.tryForData(input);
+    if (unit === undefined) return undefined;
+    const marketData = unit.get(MarketDataService);
+    return (): Quote | Promise<Quote> => marketData.streamedQuote(input) ?? marketData.getQuote(input);
   }
 }

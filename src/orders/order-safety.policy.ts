@@ -50,6 +50,7 @@ export class OrderSafetyPolicy {
     if (readOnly !== undefined) return { refusal: readOnly };
     const subject = await prepare();
     const refusal =
+      (await this.accountRefusal(subject.account)) ??
       (await this.liveAccountRefusal(subject.account)) ??
       (subject.exposure === undefined ? undefined : await this.limitRefusal(subject.exposure));
     return refusal === undefined ? { subject } : { refusal, subject };
@@ -59,6 +60,18 @@ export class OrderSafetyPolicy {
   readOnlyRefusal(): string | undefined {
     if (!this.config.orders.readOnly) return undefined;
     return 'the service is in read-only mode (orders.readOnly, --read-only): it places, modifies and cancels no orders';
+  }
+
+  /**
+   * With an allow-list (orders.accounts), only its accounts: the one named, else the one the order would go to
+   * (the first managed account).
+   */
+  async accountRefusal(account?: string): Promise<string | undefined> {
+    const allowed = this.config.orders.accounts;
+    if (allowed.length === 0) return undefined;
+    const target = account ?? (await this.accounts.managedAccounts())[0];
+    if (target !== undefined && allowed.includes(target)) return undefined;
+    return `account ${target ?? '(none)'} is not one orders may go to through gateway ${this.config.gateway.name} (orders.accounts: ${allowed.join(', ')})`;
   }
 
   /** Live accounts are off limits unless orders.allowLive is set. */

@@ -2,6 +2,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { McpController } from '@rekog/mcp-nest';
 import type { z } from 'zod';
 import { Input, Operation } from '../common/operation.decorator';
+import { GatewayRouter, type GatewayChoice, type OrderChoice } from '../gateway/gateway-router';
 import {
   CancelAllOrdersResult,
   CancelOrderInput,
@@ -26,7 +27,22 @@ const SAFETY_NOTE =
 @ApiTags('orders')
 @McpController('orders')
 export class OrdersController {
-  constructor(private readonly orders: OrdersService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  /** Previews and new orders: the gateway that manages the order's account (or the one named). */
+  private async forAccount(input: GatewayChoice): Promise<OrdersService> {
+    return (await this.router.forAccount(input)).get(OrdersService);
+  }
+
+  /** An existing order: the gateway named, else the one whose service knows the order id or key. */
+  private forOrder(input: OrderChoice): OrdersService {
+    return this.router.forOrder(input).get(OrdersService);
+  }
+
+  /** Lists and cancel-all: the gateway named, else the only one. */
+  private named(input: GatewayChoice): OrdersService {
+    return this.router.named(input).get(OrdersService);
+  }
 
   @Operation({
     name: 'preview_order',
@@ -43,7 +59,7 @@ export class OrdersController {
   async preview(
     @Input(PreviewOrderInput) input: z.infer<typeof PreviewOrderInput>,
   ): Promise<z.infer<typeof PreviewOrderResult>> {
-    return this.orders.preview(input);
+    return (await this.forAccount(input)).preview(input);
   }
 
   @Operation({
@@ -58,7 +74,7 @@ export class OrdersController {
   async place(
     @Input(PlaceOrderInput) input: z.infer<typeof PlaceOrderInput>,
   ): Promise<z.infer<typeof PlaceOrderResult>> {
-    return this.orders.place(input);
+    return (await this.forAccount(input)).place(input);
   }
 
   @Operation({
@@ -73,7 +89,7 @@ export class OrdersController {
   async modify(
     @Input(ModifyOrderInput) input: z.infer<typeof ModifyOrderInput>,
   ): Promise<z.infer<typeof OrderView>> {
-    return this.orders.modify(input);
+    return this.forOrder(input).modify(input);
   }
 
   @Operation({
@@ -90,7 +106,7 @@ export class OrdersController {
   async cancel(
     @Input(CancelOrderInput) input: z.infer<typeof CancelOrderInput>,
   ): Promise<z.infer<typeof OrderView>> {
-    return this.orders.cancel(input);
+    return this.forOrder(input).cancel(input);
   }
 
   @Operation({
@@ -104,9 +120,9 @@ export class OrdersController {
     safety: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
   })
   async cancelAll(
-    @Input(NoOrderInput) _input: z.infer<typeof NoOrderInput>,
+    @Input(NoOrderInput) input: z.infer<typeof NoOrderInput>,
   ): Promise<z.infer<typeof CancelAllOrdersResult>> {
-    return this.orders.cancelAll();
+    return this.named(input).cancelAll();
   }
 
   @Operation({
@@ -120,9 +136,9 @@ export class OrdersController {
     safety: { readOnly: true, destructive: false, idempotent: true, openWorld: true },
   })
   async openOrders(
-    @Input(NoOrderInput) _input: z.infer<typeof NoOrderInput>,
+    @Input(NoOrderInput) input: z.infer<typeof NoOrderInput>,
   ): Promise<z.infer<typeof OpenOrdersResult>> {
-    return this.orders.openOrders();
+    return this.named(input).openOrders();
   }
 
   @Operation({
@@ -138,7 +154,7 @@ export class OrdersController {
   async status(
     @Input(OrderStatusInput) input: z.infer<typeof OrderStatusInput>,
   ): Promise<z.infer<typeof OrderStatusResult>> {
-    return this.orders.status(input);
+    return this.forOrder(input).status(input);
   }
 
   @Operation({
@@ -154,6 +170,6 @@ export class OrdersController {
   async journal(
     @Input(OrderJournalInput) input: z.infer<typeof OrderJournalInput>,
   ): Promise<z.infer<typeof OrderJournalResult>> {
-    return this.orders.journalEntries(input);
+    return this.named(input).journalEntries(input);
   }
 }

@@ -7,13 +7,11 @@ import { OrderJournalRepository } from './order-journal.repository';
 import { OrderReconciler } from './order-reconciler';
 import { OrderSafetyPolicy } from './order-safety.policy';
 import { OrderTracker } from './order-tracker';
-import { OrdersController } from './orders.controller';
 import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
 
 @Module({
   imports: [ConnectionModule, ContractsModule, AccountModule],
-  controllers: [OrdersController],
   providers: [
     OrdersRepository,
     OrderJournalRepository,

@@ -1,3 +1,4 @@
+import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 import { contractQueryShape, requireSymbolOrConId } from '../contracts/contracts.schemas';
 
@@ -155,7 +156,7 @@ function refineOrder(value: OrderPricing, context: z.RefinementCtx): void {
 }
 
 export const PreviewOrderInput = z
-  .strictObject(orderShape)
+  .strictObject({ ...orderShape, ...gatewayArgument })
   .superRefine(requireSymbolOrConId)
   .superRefine(refineOrder);
 
@@ -192,6 +193,7 @@ export const PlaceOrderInput = z
       .describe(
         'Client key for safe retries: a retry with the same key returns the original order instead of placing another (also after a restart); the same key with different parameters is refused with 409',
       ),
+    ...gatewayArgument,
   })
   .superRefine(requireSymbolOrConId)
   .superRefine(refineOrder)
@@ -226,6 +228,7 @@ export const ModifyOrderInput = z
       .describe('New trailing percent (TRAIL)'),
     tif: z.enum(TIME_IN_FORCE).optional().describe('New time in force'),
     outsideRth: z.boolean().optional().describe('Whether the order may work outside regular hours'),
+    ...gatewayArgument,
   })
   .superRefine((value, context) => {
     const { orderId: _orderId, ...changes } = value;
@@ -241,9 +244,10 @@ export const ModifyOrderInput = z
 
 export const CancelOrderInput = z.strictObject({
   orderId: orderIdField.describe('Id of the order to cancel'),
+  ...gatewayArgument,
 });
 
-export const NoOrderInput = z.strictObject({});
+export const NoOrderInput = z.strictObject({ ...gatewayArgument });
 
 export const OrderStatusInput = z
   .strictObject({
@@ -254,6 +258,7 @@ export const OrderStatusInput = z
       .max(64)
       .optional()
       .describe('The idempotencyKey the order was placed with; give this or orderId'),
+    ...gatewayArgument,
   })
   .superRefine((value, context) => {
     if ((value.orderId === undefined) === (value.idempotencyKey === undefined)) {
@@ -278,6 +283,7 @@ export const OrderJournalInput = z.strictObject({
     .optional()
     .describe('Only entries at or after this time (ISO 8601)'),
   orderId: orderIdField.optional().describe('Only entries about this order id'),
+  ...gatewayArgument,
 });
 
 // ---- Outputs ----

@@ -2,13 +2,19 @@ import { ApiTags } from '@nestjs/swagger';
 import { McpController } from '@rekog/mcp-nest';
 import type { z } from 'zod';
 import { Input, Operation } from '../common/operation.decorator';
+import { GatewayRouter, type GatewayChoice } from '../gateway/gateway-router';
 import { RunScannerInput, ScannerParameters, ScannerParametersInput, ScannerResult } from './scanner.schemas';
 import { ScannerService } from './scanner.service';
 
 @ApiTags('scanner')
 @McpController('scanner')
 export class ScannerController {
-  constructor(private readonly scanner: ScannerService) {}
+  constructor(private readonly router: GatewayRouter) {}
+
+  /** Scans go to the gateway for data unless one is named. */
+  private scanner(input: GatewayChoice): ScannerService {
+    return this.router.forData(input).get(ScannerService);
+  }
 
   @Operation({
     name: 'get_scanner_parameters',
@@ -23,7 +29,7 @@ export class ScannerController {
   async parameters(
     @Input(ScannerParametersInput) input: z.infer<typeof ScannerParametersInput>,
   ): Promise<z.infer<typeof ScannerParameters>> {
-    return this.scanner.scannerParameters(input);
+    return this.scanner(input).scannerParameters(input);
   }
 
   @Operation({
@@ -40,6 +46,6 @@ export class ScannerController {
   async run(
     @Input(RunScannerInput) input: z.infer<typeof RunScannerInput>,
   ): Promise<z.infer<typeof ScannerResult>> {
-    return this.scanner.runScanner(input);
+    return this.scanner(input).runScanner(input);
   }
 }

@@ -1,3 +1,4 @@
+import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 
 const code = (what: string) =>
@@ -19,6 +20,7 @@ export const ScannerParametersInput = z.strictObject({
     .max(64)
     .optional()
     .describe('Only entries whose code or name contains this text (case-insensitive)'),
+  ...gatewayArgument,
 });
 
 export const ScannerParameters = z.object({
@@ -85,6 +87,7 @@ export const RunScannerInput = z.strictObject({
     .max(MAX_SCANNER_ROWS)
     .default(10)
     .describe(`How many ranked rows to return (1-${MAX_SCANNER_ROWS}); default 10`),
+  ...gatewayArgument,
 });
 
 export const ScannerResult = z.object({

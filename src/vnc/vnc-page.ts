@@ -36,7 +36,10 @@ export const VNC_PAGE_SCRIPT = `import RFB from '/vnc/novnc/core/rfb.js';
 const RETRY_SECONDS = 3;
 const screen = document.getElementById('screen');
 const status = document.getElementById('status');
-const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/vnc/websockify';
+// The gateway this page shows (?gateway=name); the only one without it.
+const gateway = new URLSearchParams(location.search).get('gateway');
+const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/vnc/websockify' +
+  (gateway ? '?gateway=' + encodeURIComponent(gateway) : '');
 
 function show(text, state) {
   status.textContent = text;

@@ -11,9 +11,10 @@ export interface VncEndpoint {
  * container publishes. Undefined while there is none (the container is not running).
  */
 export interface VncTarget {
-  endpoint(): VncEndpoint | undefined;
+  /** `gateway`: the name a viewer asked for (`/vnc?gateway=`), when it asked. */
+  endpoint(gateway?: string): VncEndpoint | undefined;
   /** Why there is no screen to show, in words for the viewer (when endpoint() is undefined). */
-  unavailableReason?(): string;
+  unavailableReason?(gateway?: string): string;
 }
 
 export const VNC_TARGET = Symbol('VNC_TARGET');

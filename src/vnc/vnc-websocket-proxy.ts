@@ -106,7 +106,8 @@ export class VncWebsocketProxy implements OnApplicationBootstrap, OnModuleDestro
       return;
     }
     this.websockets.handleUpgrade(request, socket, head, (websocket) => {
-      this.bridge(websocket, request.socket.remoteAddress ?? '?').catch((error: unknown) =>
+      const gateway = new URL(request.url ?? '/', 'http://service').searchParams.get('gateway') ?? undefined;
+      this.bridge(websocket, request.socket.remoteAddress ?? '?', gateway).catch((error: unknown) =>
         this.logger.error(`VNC bridge failed: ${error instanceof Error ? error.message : String(error)}`),
       );
     });
@@ -120,7 +121,7 @@ export class VncWebsocketProxy implements OnApplicationBootstrap, OnModuleDestro
     return vncAccessRefusal(VNC_WEBSOCKET_PATH, access.level);
   }
 
-  private async bridge(websocket: WebSocket, peer: string): Promise<void> {
+  private async bridge(websocket: WebSocket, peer: string, gatewayName: string | undefined): Promise<void> {
     const connection: { websocket: WebSocket; gateway: Socket | undefined } = {
       websocket,
       gateway: undefined,
@@ -135,12 +136,12 @@ export class VncWebsocketProxy implements OnApplicationBootstrap, OnModuleDestro
       this.connections.delete(connection);
     });
 
-    const endpoint = this.target.endpoint();
+    const endpoint = this.target.endpoint(gatewayName);
     if (endpoint === undefined) {
       await this.refuse(
         viewer,
         websocket,
-        this.target.unavailableReason?.() ??
+        this.target.unavailableReason?.(gatewayName) ??
           "The gateway's screen is not available: the gateway is not running",
       );
       return;

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { SecurityModule } from '../security/security.module';
-import { GatewayVncTarget } from './gateway-vnc-target';
+import { RoutedVncTarget } from './routed-vnc-target';
 import { VncController } from './vnc.controller';
 import { VNC_TARGET } from './vnc-target';
 import { VncWebsocketProxy } from './vnc-websocket-proxy';
@@ -9,6 +9,6 @@ import { VncWebsocketProxy } from './vnc-websocket-proxy';
 @Module({
   imports: [SecurityModule],
   controllers: [VncController],
-  providers: [{ provide: VNC_TARGET, useClass: GatewayVncTarget }, VncWebsocketProxy],
+  providers: [{ provide: VNC_TARGET, useClass: RoutedVncTarget }, VncWebsocketProxy],
 })
 export class VncModule {}

@@ -144,7 +144,7 @@ describe('contracts: REST and MCP against the simulator', () => {
   });
 
   it('resolveContract (used by quotes and orders) reports ambiguity as CONFLICT listing the candidates, and caches', async () => {
-    const contracts = service.app.get(ContractsService);
+    const contracts = service.get(ContractsService);
     const futures = instrumentsOf((instrument) => instrument.symbol === 'ES' && instrument.secType === 'FUT');
     await expect(contracts.resolveContract({ symbol: 'ES', secType: 'FUT' })).rejects.toMatchObject({
       code: 'CONFLICT',

@@ -138,7 +138,7 @@ describe('a gateway attached by address (--gateway-address)', () => {
     );
     expect(ladder.events.some((event) => /a human must restart it/.test(event.reason))).toBe(true);
     const metrics = await (await fetch(service?.urls.metrics ?? '')).text();
-    expect(metrics).toMatch(/ibgs_health_state\{state="needs-human"\} 1/);
+    expect(metrics).toMatch(/ibgs_health_state\{state="needs-human",gateway="default"\} 1/);
     expect(service?.gateway.status().restartCount).toBe(0);
 
     // The human restarts their gateway (here: the freeze ends): data flows again, nothing else needed.

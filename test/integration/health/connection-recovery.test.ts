@@ -90,10 +90,10 @@ describe('IB API session: reconnects, client ids, subscriptions (in-process simu
     const health = (running = await startHealthService({ staleAfterSeconds: 30 }));
     const { service, simulator } = health;
     await untilDataFlowing(health);
-    const ibApi = service.app.get(IbSession);
-    const aapl = await service.app.get(ContractsService).resolveContract({ symbol: 'AAPL' });
+    const ibApi = service.get(IbSession);
+    const aapl = await service.get(ContractsService).resolveContract({ symbol: 'AAPL' });
     // A client stream (the market data feature's) and a bare IBApiNext stream on the service's session.
-    const lease = service.app.get(MarketDataStreams).open(aapl.contract, 'real-time');
+    const lease = service.get(MarketDataStreams).open(aapl.contract, 'real-time');
     const leaseTicks = tickTimes(lease.quotes);
     const session: IBApiNext = ibApi.ibClient('a test stream');
     const rawTicks = tickTimes(session.getMarketData(aapl.contract, '', false, false));

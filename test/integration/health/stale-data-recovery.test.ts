@@ -75,11 +75,11 @@ describe('stale-data watchdog and recovery ladder (in-process simulator)', () =>
     });
 
     const metrics = await (await fetch(health.service.urls.metrics)).text();
-    expect(metrics).toMatch(/ibgs_recovery_actions_total\{rung="resubscribe"\} 1/);
-    expect(metrics).toMatch(/ibgs_recovery_actions_total\{rung="reconnect"\} 1/);
-    expect(metrics).toMatch(/ibgs_recovery_actions_total\{rung="restart"\} 1/);
-    expect(metrics).toMatch(/ibgs_health_events_total\{source="ladder",to="idle"\} 1/);
-    expect(metrics).toMatch(/ibgs_health_state\{state="data-flowing"\} 1/);
+    expect(metrics).toMatch(/ibgs_recovery_actions_total\{rung="resubscribe",gateway="default"\} 1/);
+    expect(metrics).toMatch(/ibgs_recovery_actions_total\{rung="reconnect",gateway="default"\} 1/);
+    expect(metrics).toMatch(/ibgs_recovery_actions_total\{rung="restart",gateway="default"\} 1/);
+    expect(metrics).toMatch(/ibgs_health_events_total\{source="ladder",to="idle",gateway="default"\} 1/);
+    expect(metrics).toMatch(/ibgs_health_state\{state="data-flowing",gateway="default"\} 1/);
   });
 
   it.each([

@@ -362,7 +362,7 @@ describe('market data: REST and MCP against the simulator', () => {
 
   describe('the server-sent quote stream', () => {
     it('streams quotes, answers get_quote from the live stream, and cancels IB subscriptions when the client leaves', async () => {
-      const streams = service.app.get(MarketDataStreams);
+      const streams = service.get(MarketDataStreams);
       const before = simulator.stats().activeMarketDataSubscriptions;
       const abort = new AbortController();
       const response = await fetch(`${service.urls.base}/market-data/stream?symbols=AAPL,MSFT`, {
@@ -443,7 +443,7 @@ describe('market data: REST and MCP against the simulator', () => {
       const none = await fetch(`${service.urls.base}/market-data/stream`);
       expect(none.status).toBe(400);
       expect(((await none.json()) as ErrorBody).message).toContain('[symbols]');
-      const streams = service.app.get(MarketDataStreams);
+      const streams = service.get(MarketDataStreams);
       expect(streams.streams().filter((stream) => ['AAPL', 'META'].includes(stream.symbol))).toEqual([]);
     });
 

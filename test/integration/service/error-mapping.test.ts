@@ -8,6 +8,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { AppModule } from '../../../src/app.module';
+import { MetricsRegistry } from '../../../src/common/metrics';
+import { GatewayRouter } from '../../../src/gateway/gateway-router';
 import { DomainError } from '../../../src/common/domain-error';
 import { Input, Operation } from '../../../src/common/operation.decorator';
 import { listenWithBothFaces } from '../../../src/main';
@@ -85,11 +87,12 @@ describe('one error mapping for REST and MCP', () => {
       },
     });
     @Module({
-      // The IB session target is unused here; nothing listens on port 9 and nothing asks.
+      // No gateway: only the failing controller below answers, through the app's one error edge.
       imports: [
         AppModule.forRoot({
           config,
-          ibApiTarget: { host: '127.0.0.1', port: 9, clientId: 1 },
+          router: new GatewayRouter([], config.gateway.name),
+          metrics: new MetricsRegistry(),
           logDestination,
         }),
       ],

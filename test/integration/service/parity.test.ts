@@ -43,6 +43,10 @@ function toolParameters(inputSchema: Schema): Map<string, { required: boolean; t
   );
 }
 
+function isEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /**
  * The two faces must match: every OpenAPI operation is an MCP tool of the same name taking the same
  * parameters, and the other way round. It guards every operation added later.
@@ -98,6 +102,19 @@ describe('REST / MCP parity', () => {
       // A parameter with a default is optional to the caller on both faces.
       expect({ tool: tool.name, parameters: rest }).toEqual({ tool: tool.name, parameters: mcpParameters });
     }
+  });
+
+  it('lets every tool but list_gateways name its gateway: an optional string `gateway` on both faces', () => {
+    const optionalText = { required: false, type: 'string' };
+    const without = tools.filter((tool) => {
+      const onMcp = toolParameters(tool.inputSchema as Schema).get('gateway');
+      const onRest = restParameters(operations.get(tool.name) ?? { operationId: tool.name }).get('gateway');
+      return !(isEqual(onMcp, optionalText) && isEqual(onRest, optionalText));
+    });
+    expect(without.map((tool) => tool.name)).toEqual(['list_gateways']);
+    const placeOrder = tools.find((tool) => tool.name === 'place_order');
+    expect((placeOrder?.inputSchema as Schema).properties?.gateway).toMatchObject({ type: 'string' });
+    expect((placeOrder?.inputSchema as Schema).required ?? []).not.toContain('gateway');
   });
 
   it('gives each tool an output schema and explicit safety annotations', () => {

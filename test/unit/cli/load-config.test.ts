@@ -12,6 +12,7 @@ import {
   type Environment,
 } from '../../../src/config/load-config';
 import { SETTINGS, flagName, settingDefault, valueAtPath } from '../../../src/config/settings';
+import { dataGatewayName, gatewayPlans } from '../../../src/config/gateway-plans';
 
 const directory = mkdtempSync(join(tmpdir(), 'ibgs-config-'));
 let files = 0;
@@ -44,7 +45,9 @@ function schemaLeafPaths(shape: Record<string, z.ZodType>, prefix = ''): string[
 describe('the settings table', () => {
   it('has exactly one row per field of AppConfigSchema, with unique flags and environment variables', () => {
     const paths = SETTINGS.map((setting) => setting.path);
-    expect([...paths].sort()).toEqual(schemaLeafPaths(AppConfigSchema.shape).sort());
+    // The gateways list is a configuration file's alone: no flag can describe a list of gateways.
+    const leaves = schemaLeafPaths(AppConfigSchema.shape).filter((path) => path !== 'gateways');
+    expect([...paths].sort()).toEqual(leaves.sort());
     const flags = SETTINGS.flatMap((setting) => [setting.flag, setting.secret?.plainFlag]).filter(Boolean);
     const envs = SETTINGS.flatMap((setting) => [setting.env, setting.secret?.plainEnv]).filter(Boolean);
     expect(new Set(flags.map((flag) => flagName(flag ?? ''))).size).toBe(flags.length);
@@ -191,6 +194,129 @@ describe('loadConfig', () => {
     expect(problemsOf({ '--config': file })).toEqual([expect.stringMatching(/must be a mapping/)]);
     expect(problemsOf({ '--config': join(folder, 'missing.yaml') })).toEqual([
       expect.stringMatching(/cannot read the file \(ENOENT\)/),
+    ]);
+  });
+
+  it('reads a gateways list: each entry over the top-level settings, secrets from files, its own folder and container', () => {
+    const folder = mkdtempSync(join(directory, 'config-'));
+    writeFileSync(join(folder, 'paper-password'), 'paper-pw-secret\n', { mode: 0o600 });
+    writeFileSync(join(folder, 'live-password'), 'live-pw-secret\n', { mode: 0o600 });
+    const file = join(folder, 'two.yaml');
+    writeFileSync(
+      file,
+      [
+        'watchdog: { probeSymbol: AAPL }',
+        'orders: { maxQuantity: 10 }',
+        'dataGateway: live',
+        'gateways:',
+        '  - name: paper',
+        '    ib: { username: paper-user, passwordFile: paper-password }',
+        '  - name: live',
+        '    required: false',
+        '    ib: { username: live-user, passwordFile: live-password, tradingMode: live, clientId: 9 }',
+        '    gateway: { apiPort: 4101 }',
+        '    orders: { accounts: [U1234568] }',
+        '  - name: desk',
+        '    gateway: { address: "127.0.0.1:7497" }',
+        '    watchdog: { probeSymbol: EUR.USD }',
+      ].join('\n'),
+    );
+    const { config } = loadConfig({ '--config': file, '--data-dir': join(folder, 'data') }, {});
+    const plans = gatewayPlans(config);
+    expect(plans.map((plan) => [plan.name, plan.required, gatewayKind(plan.config)])).toEqual([
+      ['paper', true, 'container'],
+      ['live', false, 'container'],
+      ['desk', true, 'address'],
+    ]);
+    const [paper, live, desk] = plans.map((plan) => plan.config);
+    expect(paper).toMatchObject({
+      ib: { username: 'paper-user', password: 'paper-pw-secret', tradingMode: 'paper', clientId: 1707 },
+      gateway: {
+        name: 'paper',
+        containerName: 'ib-gateway-supervisor-gateway-paper',
+        apiPort: 0,
+        vncPort: 0,
+      },
+      watchdog: { probeSymbol: 'AAPL' },
+      orders: { maxQuantity: 10, accounts: [] },
+      dataDir: join(folder, 'data', 'gateways', 'paper'),
+      gateways: [],
+    });
+    expect(live).toMatchObject({
+      ib: { username: 'live-user', password: 'live-pw-secret', tradingMode: 'live', clientId: 9 },
+      gateway: { name: 'live', apiPort: 4101 },
+      orders: { maxQuantity: 10, accounts: ['U1234568'] },
+    });
+    expect(desk).toMatchObject({
+      gateway: { address: '127.0.0.1:7497' },
+      watchdog: { probeSymbol: 'EUR.USD' },
+    });
+    expect(dataGatewayName(config, plans)).toBe('live');
+    // Every listed secret is scrubbed, and the user names with them.
+    expect(secretValues(config).sort()).toEqual(['live-pw-secret', 'paper-pw-secret']);
+  });
+
+  it('lists every problem of a gateways list at once', () => {
+    const folder = mkdtempSync(join(directory, 'config-'));
+    const file = join(folder, 'bad-list.yaml');
+    writeFileSync(
+      file,
+      [
+        'gateways:',
+        '  - name: paper',
+        '    ib: { password: written-here-secret, clientId: -1 }',
+        '  - name: paper',
+        '    port: 9000',
+        '    gateway: { image: 5 }',
+        '  - name: "bad name"',
+        '    ib: { passwordFile: missing-file }',
+      ].join('\n'),
+    );
+    const problems = problemsOf({ '--config': file });
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /gateways\[0\]: ib\.password is a secret; name the file holding it as ib\.passwordFile/,
+      ),
+      expect.stringMatching(/gateways\[1\]: port is shared by every gateway; set it at the top of the file/),
+      expect.stringMatching(
+        /gateways\[2\]: ib\.passwordFile: cannot read the file .*missing-file \(ENOENT\)/,
+      ),
+      'gateways.0.ib.clientId: must be at least 0',
+      'gateways.1.gateway.image: must be a string',
+      expect.stringMatching(/^gateways\.2\.name: must be 1 to 32 letters/),
+    ]);
+    expect(problems.join('\n')).not.toContain('written-here-secret');
+    writeFileSync(file, 'gateways: { name: paper }');
+    expect(problemsOf({ '--config': file })).toEqual([expect.stringMatching(/gateways must be a list/)]);
+  });
+
+  it('checks the list as a whole: unique names, a data gateway that exists, no single-gateway settings beside it', () => {
+    const folder = mkdtempSync(join(directory, 'config-'));
+    const file = join(folder, 'list.yaml');
+    writeFileSync(
+      file,
+      ['dataGateway: nowhere', 'gateways:', '  - name: paper', '  - name: paper'].join('\n'),
+    );
+    const problems = problemsOf(
+      { '--config': file, '--gateway-address': '127.0.0.1:7497' },
+      { IBGS_USERNAME: 'shared', IBGS_PASSWORD: 'shared-password' },
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'gateways.1.name: paper is named twice',
+        expect.stringMatching(/--data-gateway.*names no gateway of the list \(paper, paper\)/),
+        expect.stringMatching(/--username.*describes one gateway: with a gateways list/),
+        expect.stringMatching(/--gateway-address.*describes one gateway/),
+      ]),
+    );
+  });
+
+  it('reports a listed gateway whose merged settings are invalid, naming the gateway', () => {
+    const folder = mkdtempSync(join(directory, 'config-'));
+    const file = join(folder, 'merged.yaml');
+    writeFileSync(file, ['gateways:', '  - name: half', '    ib: { username: only-a-user }'].join('\n'));
+    expect(problemsOf({ '--config': file })).toEqual([
+      expect.stringMatching(/gateways\[0\] \(half\): ib\.password: a password is required/),
     ]);
   });
 

@@ -74,7 +74,7 @@ async function ladderHarness(watchdog: Partial<AppConfig['watchdog']> = {}): Pro
     gateway,
     recorder,
     metrics,
-    { watchdog: { ...policyWatchdog(), ...config } },
+    { watchdog: { ...policyWatchdog(), ...config }, gateway: { name: 'default' } },
     clock,
   );
   const see = (verdict: DataVerdict, options: AssessmentOptions = {}): DataAssessment => {

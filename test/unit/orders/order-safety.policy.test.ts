@@ -52,6 +52,29 @@ function exposure(
 }
 
 describe('OrderSafetyPolicy', () => {
+  describe('the account allow-list (orders.accounts)', () => {
+    it('lets the listed accounts through and refuses others, naming the gateway and the list', async () => {
+      const { policy } = policyWith({ accounts: ['DU1234567'] }, { accounts: ['DU1234567', 'DU7654321'] });
+      expect((await policy.screen(() => ({ account: 'DU1234567' }))).refusal).toBeUndefined();
+      expect((await policy.screen(() => ({ account: 'DU7654321' }))).refusal).toBe(
+        'account DU7654321 is not one orders may go to through gateway default (orders.accounts: DU1234567)',
+      );
+    });
+
+    it('judges an order without an account by the account it would go to: the first managed one', async () => {
+      const first = policyWith({ accounts: ['DU7654321'] }, { accounts: ['DU1234567', 'DU7654321'] });
+      expect((await first.policy.screen(() => ({}))).refusal).toMatch(/account DU1234567 is not one/);
+      const allowed = policyWith({ accounts: ['DU1234567'] }, { accounts: ['DU1234567', 'DU7654321'] });
+      expect((await allowed.policy.screen(() => ({}))).refusal).toBeUndefined();
+    });
+
+    it('asks the broker nothing without a list', async () => {
+      const { policy, asked } = policyWith({}, { accounts: ['DU1234567'] });
+      expect(await policy.accountRefusal('U999')).toBeUndefined();
+      expect(asked.managedAccounts).toBe(0);
+    });
+  });
+
   describe('read-only mode', () => {
     it('refuses first, without preparing the request or asking the broker anything', async () => {
       const { policy, asked } = policyWith({ readOnly: true, maxQuantity: 1 });
