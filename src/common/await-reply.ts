@@ -53,3 +53,27 @@ export async function awaitReply<E, R>(options: AwaitReplyOptions<E, R>): Promis
     }
   });
 }
+
+export interface AnswerWithinOptions {
+  timeoutMs: number;
+  onTimeout: () => Error;
+  /** Emits when nobody can answer any more (the session closed). */
+  abandoned: Observable<unknown>;
+  onAbandoned: () => Error;
+}
+
+/** `work`'s outcome, unless the time runs out or the request is abandoned first; cleans up either way. */
+export async function answerWithin<T>(work: Promise<T>, options: AnswerWithinOptions): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let abandonment: { unsubscribe(): void } | undefined;
+  const giveUp = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(options.onTimeout()), options.timeoutMs);
+    abandonment = options.abandoned.subscribe(() => reject(options.onAbandoned()));
+  });
+  try {
+    return await Promise.race([work, giveUp]);
+  } finally {
+    clearTimeout(timer);
+    abandonment?.unsubscribe();
+  }
+}

@@ -9,6 +9,7 @@ import {
   type IBApiNextError,
   type Logger as IbLogger,
 } from '@stoqey/ib';
+import { answerWithin } from '../common/await-reply';
 import { BehaviorSubject, filter, firstValueFrom, map, Subject, timeout, type Observable } from 'rxjs';
 import { DomainError } from '../common/domain-error';
 import { ExponentialBackoff } from './exponential-backoff';
@@ -266,6 +267,7 @@ export class IbSession implements OnModuleDestroy {
     this.phase = 'idle';
     this.ib.disconnect();
     this.api.disconnect();
+    this.socketClosed.next();
     this.stateSubject.next(ConnectionState.Disconnected);
   }
 
@@ -279,8 +281,8 @@ export class IbSession implements OnModuleDestroy {
   }
 
   /**
-   * For repositories only: runs one request on the connected session, with a timeout, and IB's errors made
-   * domain errors by the one mapping (ib-errors.ts) in the terms of `context`.
+   * For repositories only: runs one request on the connected session, with a timeout (failing at once when the
+   * session closes), and IB's errors made domain errors by the one mapping (ib-errors.ts) in `context`'s terms.
    */
   async ibRequest<T>(
     what: string,
@@ -288,25 +290,23 @@ export class IbSession implements OnModuleDestroy {
     context: IbErrorContext = { request: 'request', subject: what },
   ): Promise<T> {
     const ib = this.ibClient(what);
-    let timer: NodeJS.Timeout | undefined;
-    const expiry = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new DomainError(
-              'IB_TIMEOUT',
-              `IB did not answer the ${what} request within ${IB_REQUEST_TIMEOUT_MS / 1000} s`,
-            ),
-          ),
-        IB_REQUEST_TIMEOUT_MS,
-      );
-    });
     try {
-      return await Promise.race([send(ib), expiry]);
+      return await answerWithin(send(ib), {
+        timeoutMs: IB_REQUEST_TIMEOUT_MS,
+        onTimeout: () =>
+          new DomainError(
+            'IB_TIMEOUT',
+            `IB did not answer the ${what} request within ${IB_REQUEST_TIMEOUT_MS / 1000} s`,
+          ),
+        abandoned: this.socketClosed,
+        onAbandoned: () =>
+          new DomainError(
+            'NOT_CONNECTED',
+            `The IB API session closed before IB answered the ${what} request`,
+          ),
+      });
     } catch (error) {
       throw toDomainError(error, context);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
