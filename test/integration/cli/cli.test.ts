@@ -266,4 +266,35 @@ describe('ib-gateway-supervisor (the built CLI)', () => {
     expect(refused.stderr).toMatch(/watchdg.probeSymbol is not a setting/);
     expect(refused.stderr).not.toContain('not-here-please');
   });
+
+  it('starts several gateways from a --config gateways list, naming each in its banner and its URLs', async () => {
+    const file = join(directory, 'two-gateways.yaml');
+    writeFileSync(
+      file,
+      [
+        'port: 0',
+        'logLevel: warn',
+        `dataDir: ${join(directory, 'two-data')}`,
+        'dataGateway: second',
+        'gateways:',
+        '  - name: first',
+        '  - name: second',
+        '    required: false',
+        '    ib: { tradingMode: live }',
+      ].join('\n'),
+    );
+    const started = start(['--config', file]);
+    const [, base = ''] = await started.waitForStdout(/REST API \+ Swagger UI\s+(http:\/\/\S+)\/docs/);
+    expect(started.output).toContain('supervising 2 gateways; orders and account reads go by account');
+    expect(started.output).toMatch(/ {2}first: the built-in simulator, paper trading\n/);
+    expect(started.output).toMatch(
+      / {2}second: the built-in simulator, LIVE trading \(not required for readiness, market data\)/,
+    );
+    const list = (await (await fetch(`${base}/gateway/list`)).json()) as {
+      gateways: Array<{ name: string }>;
+    };
+    expect(list.gateways.map((gateway) => gateway.name)).toEqual(['first', 'second']);
+    started.child.kill('SIGTERM');
+    expect((await started.exited).code).toBe(0);
+  });
 });
