@@ -8,6 +8,8 @@ import {
   AccountInput,
   AccountPnl,
   AccountSummary,
+  AccountValues,
+  AccountValuesInput,
   Executions,
   ExecutionsInput,
   ManagedAccounts,
@@ -106,10 +108,26 @@ export class AccountController {
   }
 
   @Operation({
+    name: 'get_account_values',
+    summary: 'Get every account value IB keeps, by tag and currency',
+    description:
+      "All of IB's account values (reqAccountUpdates: cash per currency, margin, buying power, PnL, settings; about 150 tags), each per currency, with IB's text and the number it holds; optionally only some tags or one currency. IB refreshes them every few minutes: updatedAt says when it last did. get_account_summary has the 13 most used ones.",
+    path: 'values',
+    input: AccountValuesInput,
+    output: AccountValues,
+    safety: READ_ONLY,
+  })
+  async values(
+    @Input(AccountValuesInput) input: z.infer<typeof AccountValuesInput>,
+  ): Promise<z.infer<typeof AccountValues>> {
+    return (await this.account(input)).accountValues(input);
+  }
+
+  @Operation({
     name: 'get_executions',
     summary: "Get today's executions",
     description:
-      "Today's fills with their commissions and realized PnL, optionally only one account, symbol, security type, side, or since a time.",
+      "Today's fills with their commissions and realized PnL, optionally only one account, symbol, security type, side, or a time window (since, until).",
     path: 'executions',
     input: ExecutionsInput,
     output: Executions,

@@ -31,6 +31,13 @@ const UNSET_THRESHOLD = 1e300;
 export type AccountBalances = z.infer<typeof AccountSummaryEntry>;
 
 /** A position as IB reports it (reqPositions), before it is valued. */
+/** One of IB's account values: a tag (NetLiquidation, CashBalance, ...) in one currency ("BASE" for the total). */
+export interface AccountValue {
+  tag: string;
+  currency: string;
+  value: string;
+}
+
 export interface PositionHolding {
   contract: ContractView;
   position: number;
@@ -128,11 +135,38 @@ export class AccountRepository {
   }
 
   /**
-   * The account's portfolio valuations by conId: the full download of reqAccountUpdates, then cancelled. IB
-   * keeps one such subscription per API client: callers must not run two at a time.
+   * The account's portfolio valuations by conId, from its full account download (accountDownload).
    */
   async portfolio(account: string): Promise<Map<number, PortfolioValuation>> {
-    const update = await this.session.ibRequest(`portfolio of ${account}`, async (ib) =>
+    const download = await this.accountDownload(account, 'portfolio');
+    const lines = new Map<number, PortfolioValuation>();
+    for (const line of download.portfolio?.get(account) ?? []) {
+      lines.set(line.contract.conId ?? 0, {
+        marketPrice: amountOf(line.marketPrice),
+        marketValue: amountOf(line.marketValue),
+        unrealizedPnl: amountOf(line.unrealizedPNL),
+        realizedPnl: amountOf(line.realizedPNL),
+      });
+    }
+    return lines;
+  }
+
+  /** Every value IB keeps for the account (reqAccountUpdates' tags), each per currency, as IB wrote it. */
+  async accountValues(account: string): Promise<{ values: AccountValue[]; updatedAt: string | undefined }> {
+    const download = await this.accountDownload(account, 'account values');
+    const values: AccountValue[] = [];
+    for (const [tag, byCurrency] of download.value?.get(account) ?? []) {
+      for (const [currency, { value }] of byCurrency) values.push({ tag, currency, value });
+    }
+    return { values, updatedAt: download.timestamp };
+  }
+
+  /**
+   * The full download of reqAccountUpdates for one account, then cancelled. IB keeps one such subscription
+   * per API client: callers must not run two at a time.
+   */
+  private async accountDownload(account: string, what: string) {
+    const update = await this.session.ibRequest(`${what} of ${account}`, async (ib) =>
       firstValueFrom(
         // The download's end is the one emission that carries no change (the first one lists everything).
         ib
@@ -148,16 +182,7 @@ export class AccountRepository {
           ),
       ),
     );
-    const lines = new Map<number, PortfolioValuation>();
-    for (const line of update.all.portfolio?.get(account) ?? []) {
-      lines.set(line.contract.conId ?? 0, {
-        marketPrice: amountOf(line.marketPrice),
-        marketValue: amountOf(line.marketValue),
-        unrealizedPnl: amountOf(line.unrealizedPNL),
-        realizedPnl: amountOf(line.realizedPNL),
-      });
-    }
-    return lines;
+    return update.all;
   }
 
   async pnl(account: string): Promise<AccountPnlValues> {

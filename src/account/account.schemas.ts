@@ -98,6 +98,60 @@ export const PositionPnlEntry = z.object({
 
 export const PositionPnl = z.object({ positions: z.array(PositionPnlEntry) });
 
+export const AccountValuesInput = z.strictObject({
+  account: accountField
+    .optional()
+    .describe('IB account id (see get_managed_accounts); default: every managed account'),
+  tags: z
+    .string()
+    .trim()
+    .regex(
+      /^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*$/,
+      'must be tag names separated by commas, e.g. CashBalance,NetLiquidation',
+    )
+    .optional()
+    .describe(
+      'Only these tags, comma-separated (e.g. CashBalance,NetLiquidation,BuyingPower); default: every tag',
+    ),
+  currency: z
+    .string()
+    .trim()
+    .regex(/^([A-Z]{3}|BASE)$/, 'must be a currency code such as USD, or BASE')
+    .optional()
+    .describe('Only values in this currency (BASE: the account total in its base currency)'),
+  ...gatewayArgument,
+});
+
+export const AccountValues = z.object({
+  accounts: z.array(
+    z.object({
+      account: z.string(),
+      updatedAt: z
+        .string()
+        .nullable()
+        .describe(
+          "IB's time of its last account update (HH:mm, the gateway's time zone); IB refreshes these values every few minutes",
+        ),
+      values: z
+        .array(
+          z.object({
+            tag: z
+              .string()
+              .describe("IB's tag, e.g. NetLiquidation, CashBalance, BuyingPower, UnrealizedPnL"),
+            currency: z
+              .string()
+              .describe(
+                'The currency of the value; BASE for the total in the base currency; empty for values without one',
+              ),
+            value: z.string().describe('The value as IB wrote it'),
+            number: z.number().nullable().describe('The value as a number, when it is one'),
+          }),
+        )
+        .describe('Every value IB keeps for the account (reqAccountUpdates), sorted by tag and currency'),
+    }),
+  ),
+});
+
 export const ExecutionsInput = z.strictObject({
   account: accountField.optional().describe('Only executions of this account'),
   symbol: z.string().trim().min(1).max(32).optional().describe('Only executions of this symbol'),
@@ -107,6 +161,7 @@ export const ExecutionsInput = z.strictObject({
     .datetime({ offset: true })
     .optional()
     .describe('Only executions at or after this time (ISO 8601, e.g. 2026-01-02T14:30:00Z)'),
+  until: z.iso.datetime({ offset: true }).optional().describe('Only executions before this time (ISO 8601)'),
   ...gatewayArgument,
 });
 

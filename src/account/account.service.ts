@@ -1,15 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Mutex } from 'async-mutex';
-import { DateTime } from 'luxon';
 import type { z } from 'zod';
 import { APP_CONFIG } from '../config/config.tokens';
 import { DomainError } from '../common/domain-error';
+import { parseIbTime } from '../common/ib-time';
 import type { AppConfig } from '../config/config.schema';
 import { ContractsService } from '../contracts/contracts.service';
 import { AccountRepository, type PortfolioValuation } from './account.repository';
 import type {
   AccountPnl,
   AccountSummary,
+  AccountValues,
+  AccountValuesInput,
   ExecutionEntry,
   Executions,
   ExecutionsInput,
@@ -112,6 +114,29 @@ export class AccountService {
     return { positions: entries };
   }
 
+  /** Every account value IB keeps (reqAccountUpdates), per account, filtered by tag and currency. */
+  async accountValues(input: z.infer<typeof AccountValuesInput>): Promise<z.infer<typeof AccountValues>> {
+    const accounts = await this.selectAccounts(input.account);
+    const tags = input.tags === undefined ? undefined : new Set(input.tags.split(','));
+    const entries: z.infer<typeof AccountValues>['accounts'] = [];
+    for (const account of accounts) {
+      // One account download at a time per API client (IB's rule), shared with positions.
+      const download = await this.accountUpdates.runExclusive(async () =>
+        this.repository.accountValues(account),
+      );
+      const values = download.values
+        .filter(
+          (value) =>
+            (tags === undefined || tags.has(value.tag)) &&
+            (input.currency === undefined || value.currency === input.currency),
+        )
+        .map((value) => ({ ...value, number: numberOf(value.value) }))
+        .sort((a, b) => a.tag.localeCompare(b.tag) || a.currency.localeCompare(b.currency));
+      entries.push({ account, updatedAt: download.updatedAt ?? null, values });
+    }
+    return { accounts: entries };
+  }
+
   /** Today's executions with their commissions, filtered (IB filters too, but not reliably by time). */
   async executions(input: z.infer<typeof ExecutionsInput>): Promise<z.infer<typeof Executions>> {
     if (input.account !== undefined) await this.selectAccounts(input.account);
@@ -119,6 +144,7 @@ export class AccountService {
     // de-duplication below.
     const reports = await this.repository.executions(input);
     const since = input.since === undefined ? undefined : Date.parse(input.since);
+    const until = input.until === undefined ? undefined : Date.parse(input.until);
     const byExecId = new Map<string, z.infer<typeof ExecutionEntry>>();
     for (const report of reports) {
       const { execId } = report;
@@ -133,7 +159,8 @@ export class AccountService {
         (input.symbol === undefined || entry.symbol.toUpperCase() === input.symbol.toUpperCase()) &&
         (input.secType === undefined || entry.secType === input.secType) &&
         (input.side === undefined || entry.side === input.side) &&
-        (since === undefined || (time !== undefined && time >= since));
+        (since === undefined || (time !== undefined && time >= since)) &&
+        (until === undefined || (time !== undefined && time < until));
       if (matches) byExecId.set(execId, entry);
     }
     const executions = [...byExecId.values()].sort(
@@ -158,17 +185,15 @@ export class AccountService {
     return [match];
   }
 
-  /**
-   * IB's execution time: "20260102 14:30:00 US/Eastern" (or "GMT"); without a zone it is the gateway's
-   * local time (gateway.timeZone, else UTC). Epoch ms, or undefined when unreadable.
-   */
+  /** IB's execution time in epoch ms; without a zone, the gateway's (gateway.timeZone, else UTC). */
   private executionTime(text: string): number | undefined {
-    const match = /^(\d{8})\s+(\d{2}:\d{2}:\d{2})(?:\s+(\S+))?$/.exec(text.trim());
-    if (!match) return undefined;
-    const zone = match[3] ?? this.config.gateway.timeZone ?? 'UTC';
-    const parsed = DateTime.fromFormat(`${match[1]} ${match[2]}`, 'yyyyMMdd HH:mm:ss', {
-      zone: zone === 'GMT' ? 'UTC' : zone,
-    });
-    return parsed.isValid ? parsed.toMillis() : undefined;
+    return parseIbTime(text, this.config.gateway.timeZone ?? 'UTC');
   }
+}
+
+/** An account value as a number, when IB wrote one ("12345.67"); null for text ("true", "", "INDIVIDUAL"). */
+function numberOf(text: string): number | null {
+  if (text.trim() === '') return null;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : null;
 }

@@ -33,6 +33,8 @@ export interface JournalQuery {
   limit: number;
   since?: string | undefined;
   orderId?: number | undefined;
+  /** Entries about this account's orders: naming it, or tied to an order or request that did. */
+  account?: string | undefined;
 }
 
 /** The durable audit journal of every order request and broker response (config.dataDir/order-journal.jsonl). */
@@ -109,17 +111,55 @@ export class OrderJournalRepository implements OnModuleInit, OnModuleDestroy {
   async query(query: JournalQuery): Promise<{ entries: JournalEntry[]; total: number }> {
     await this.settled().catch(() => undefined);
     const since = query.since === undefined ? undefined : Date.parse(query.since);
+    const ofAccount = query.account === undefined ? undefined : await this.accountLinks(query.account);
     const matches: JournalEntry[] = [];
     let total = 0;
     for await (const entry of this.entries()) {
       if (since !== undefined && Date.parse(entry.at) < since) continue;
       if (query.orderId !== undefined && !concernsOrder(entry, query.orderId)) continue;
+      if (ofAccount !== undefined && !ofAccount(entry)) continue;
       total++;
       matches.push(entry);
       if (matches.length > query.limit) matches.shift();
     }
     return { entries: matches, total };
   }
+
+  /**
+   * Whether an entry is about `account`: it names the account (a request's input, an order sent or reported),
+   * or it concerns an order or a request of an entry that does (a request without an account went to the
+   * account its order reports).
+   */
+  private async accountLinks(account: string): Promise<(entry: JournalEntry) => boolean> {
+    const orderIds = new Set<number>();
+    const requestIds = new Set<string>();
+    for await (const entry of this.entries()) {
+      if (!namesAccount(entry, account)) continue;
+      for (const id of [entry.orderId, ...(entry.orderIds ?? [])]) if (id !== undefined) orderIds.add(id);
+      if (entry.requestId !== undefined) requestIds.add(entry.requestId);
+    }
+    for await (const entry of this.entries()) {
+      const ids = [entry.orderId, ...(entry.orderIds ?? [])];
+      if (entry.requestId !== undefined && ids.some((id) => id !== undefined && orderIds.has(id))) {
+        requestIds.add(entry.requestId);
+      }
+    }
+    return (entry) =>
+      namesAccount(entry, account) ||
+      (entry.requestId !== undefined && requestIds.has(entry.requestId)) ||
+      [entry.orderId, ...(entry.orderIds ?? [])].some((id) => id !== undefined && orderIds.has(id));
+  }
+}
+
+/** The accounts an entry names: its request's, the orders sent or reported. */
+function namesAccount(entry: JournalEntry, account: string): boolean {
+  const wanted = account.toUpperCase();
+  const named = (value: unknown): boolean =>
+    typeof value === 'object' &&
+    value !== null &&
+    String((value as { account?: unknown }).account ?? '').toUpperCase() === wanted;
+  const orders = Array.isArray(entry['orders']) ? (entry['orders'] as unknown[]) : [];
+  return named(entry['input']) || named(entry['order']) || orders.some(named);
 }
 
 function isJournalEntry(value: unknown): value is JournalEntry {

@@ -91,6 +91,17 @@ export interface CompletedOrderReport {
   quantity?: number | undefined;
   filled?: number | undefined;
   status: string;
+  orderId?: number | undefined;
+  clientId?: number | undefined;
+  account?: string | undefined;
+  orderType?: string | undefined;
+  limitPrice?: number | undefined;
+  auxPrice?: number | undefined;
+  tif?: string | undefined;
+  /** IB's time text of the fill or cancel ("20260102 14:30:00 America/New_York"). */
+  completedTime?: string | undefined;
+  /** IB's words for how it ended ("Cancelled by Trader", "Filled"). */
+  completedStatus?: string | undefined;
 }
 
 /** IB's what-if answer as it sent it (unset figures are IB's "unset" doubles); journaled as is. */

@@ -20,6 +20,8 @@ import {
   PreviewOrderResult,
 } from './orders.schemas';
 import { OrdersService } from './orders.service';
+import { CompletedOrdersService } from './completed-orders.service';
+import { CompletedOrders, CompletedOrdersInput } from './completed-orders.schemas';
 
 const SAFETY_NOTE =
   'Refused with 403 in read-only mode, on a live account unless live orders are enabled, and beyond the per-order quantity and notional limits.';
@@ -158,10 +160,26 @@ export class OrdersController {
   }
 
   @Operation({
+    name: 'get_completed_orders',
+    summary: 'List completed orders (filled, cancelled, rejected)',
+    description:
+      'The orders IB lists as completed, of every API client and TWS itself: status, fills, prices, when and how each ended, and the idempotency key of those placed here. Optionally one account and a time window (since, until). IB keeps them for a limited time (about the current and previous session).',
+    path: 'completed',
+    input: CompletedOrdersInput,
+    output: CompletedOrders,
+    safety: { readOnly: true, destructive: false, idempotent: true, openWorld: true },
+  })
+  async completed(
+    @Input(CompletedOrdersInput) input: z.infer<typeof CompletedOrdersInput>,
+  ): Promise<z.infer<typeof CompletedOrders>> {
+    return (await this.router.forAccount(input)).get(CompletedOrdersService).list(input);
+  }
+
+  @Operation({
     name: 'get_order_journal',
     summary: 'Read the order audit journal',
     description:
-      'The durable journal of every order request (place, modify, cancel, cancel all, preview), refusal, what was sent to the broker, and every broker response (order status, executions, commissions, errors), newest last.',
+      "The durable journal of every order request (place, modify, cancel, cancel all, preview), refusal, what was sent to the broker, and every broker response (order status, executions, commissions, errors), newest last; optionally only one order's, one account's, or since a time.",
     path: 'journal',
     input: OrderJournalInput,
     output: OrderJournalResult,
@@ -170,6 +188,6 @@ export class OrdersController {
   async journal(
     @Input(OrderJournalInput) input: z.infer<typeof OrderJournalInput>,
   ): Promise<z.infer<typeof OrderJournalResult>> {
-    return this.named(input).journalEntries(input);
+    return (await this.forAccount(input)).journalEntries(input);
   }
 }

@@ -9,6 +9,7 @@ import { OrderSafetyPolicy } from './order-safety.policy';
 import { OrderTracker } from './order-tracker';
 import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
+import { CompletedOrdersService } from './completed-orders.service';
 
 @Module({
   imports: [ConnectionModule, ContractsModule, AccountModule],
@@ -20,6 +21,7 @@ import { OrdersService } from './orders.service';
     OrderTracker,
     OrderReconciler,
     OrdersService,
+    CompletedOrdersService,
   ],
   exports: [OrdersService],
 })

@@ -283,6 +283,15 @@ export class OrdersRepository implements OnModuleDestroy {
           quantity: realNumber(order.totalQuantity),
           filled: realNumber(order.filledQuantity),
           status: state.status ? String(state.status) : 'Unknown',
+          orderId: order.orderId,
+          clientId: order.clientId,
+          account: order.account,
+          orderType: order.orderType === undefined ? undefined : String(order.orderType),
+          limitPrice: realNumber(order.lmtPrice),
+          auxPrice: realNumber(order.auxPrice),
+          tif: order.tif === undefined ? undefined : String(order.tif),
+          completedTime: state.completedTime,
+          completedStatus: state.completedStatus,
         });
       const onEnd = (): void => listed.next('end');
       api.on(EventName.completedOrder, onOrder).on(EventName.completedOrdersEnd, onEnd);
