@@ -154,10 +154,11 @@ export class OrderJournalRepository implements OnModuleInit, OnModuleDestroy {
 /** The accounts an entry names: its request's, the orders sent or reported. */
 function namesAccount(entry: JournalEntry, account: string): boolean {
   const wanted = account.toUpperCase();
-  const named = (value: unknown): boolean =>
-    typeof value === 'object' &&
-    value !== null &&
-    String((value as { account?: unknown }).account ?? '').toUpperCase() === wanted;
+  const named = (value: unknown): boolean => {
+    const named =
+      typeof value === 'object' && value !== null ? (value as { account?: unknown }).account : undefined;
+    return typeof named === 'string' && named.toUpperCase() === wanted;
+  };
   const orders = Array.isArray(entry['orders']) ? (entry['orders'] as unknown[]) : [];
   return named(entry['input']) || named(entry['order']) || orders.some(named);
 }
