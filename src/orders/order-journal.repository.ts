@@ -155,9 +155,9 @@ export class OrderJournalRepository implements OnModuleInit, OnModuleDestroy {
 function namesAccount(entry: JournalEntry, account: string): boolean {
   const wanted = account.toUpperCase();
   const named = (value: unknown): boolean => {
-    const named =
+    const owner =
       typeof value === 'object' && value !== null ? (value as { account?: unknown }).account : undefined;
-    return typeof named === 'string' && named.toUpperCase() === wanted;
+    return typeof owner === 'string' && owner.toUpperCase() === wanted;
   };
   const orders = Array.isArray(entry['orders']) ? (entry['orders'] as unknown[]) : [];
   return named(entry['input']) || named(entry['order']) || orders.some(named);
