@@ -24,7 +24,9 @@ import type { GatewayUnit } from './gateway/gateway-router';
 import { GatewayModule } from './gateway/gateway.module';
 import type { GatewayService } from './gateway/gateway.service';
 import { HealthModule } from './health/health.module';
+import { HealthService } from './health/health.service';
 import { MarketDataModule } from './market-data/market-data.module';
+import { NewsModule } from './news/news.module';
 import { IdempotencyKeyRepository } from './orders/idempotency-key.repository';
 import { OrderTracker } from './orders/order-tracker';
 import { OrdersModule } from './orders/orders.module';
@@ -83,6 +85,7 @@ export class GatewayUnitModule {
         ContractsModule,
         AccountModule,
         ScannerModule,
+        NewsModule,
         MarketDataModule,
         OrdersModule,
       ],
@@ -138,6 +141,10 @@ export async function startGatewayUnit(
       }
       return known.accounts;
     },
+    condition: () => ({
+      health: context.get(HealthService).status().state,
+      connected: connection.isConnected,
+    }),
     knowsOrder: ({ orderId, idempotencyKey }) =>
       (orderId !== undefined && tracker.get(orderId) !== undefined) ||
       (idempotencyKey !== undefined && keys.find(idempotencyKey) !== undefined),

@@ -14,6 +14,8 @@ export interface GatewayUnit {
   get<T>(type: Type<T>): T;
   /** The accounts the gateway manages, as last learned; empty before its first session. */
   accounts(): Promise<readonly string[]>;
+  /** Its health state (get_health_status's) and whether its IB API session is connected, now. */
+  condition(): { health: string; connected: boolean };
   /** True when this gateway's service knows the order (its id, or the idempotency key it was placed with). */
   knowsOrder(order: { orderId?: number | undefined; idempotencyKey?: string | undefined }): boolean;
 }

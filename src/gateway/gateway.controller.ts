@@ -2,8 +2,6 @@ import { ApiTags } from '@nestjs/swagger';
 import { McpController } from '@rekog/mcp-nest';
 import type { z } from 'zod';
 import { Input, Operation } from '../common/operation.decorator';
-import { ConnectionService } from '../connection/connection.service';
-import { HealthService } from '../health/health.service';
 import { GatewayRouter, type GatewayChoice } from './gateway-router';
 import {
   GatewayList,
@@ -44,8 +42,7 @@ export class GatewayController {
         name: unit.name,
         kind: unit.gateway.status().mode,
         state: unit.gateway.state,
-        health: unit.get(HealthService).status().state,
-        connected: unit.get(ConnectionService).isConnected,
+        ...unit.condition(),
         tradingMode: unit.config.ib.tradingMode,
         accounts: [...(await unit.accounts())],
         orderAccounts: unit.config.orders.accounts,

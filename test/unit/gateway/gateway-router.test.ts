@@ -19,6 +19,7 @@ function unit(name: string, accounts: string[], orderIds: number[] = [], keys: s
       asked.accounts++;
       return Promise.resolve(accounts);
     },
+    condition: () => ({ health: 'data-flowing', connected: true }),
     knowsOrder: ({ orderId, idempotencyKey }) =>
       (orderId !== undefined && orderIds.includes(orderId)) ||
       (idempotencyKey !== undefined && keys.includes(idempotencyKey)),
