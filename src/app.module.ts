@@ -21,6 +21,7 @@ import { HealthStatusController } from './health/health-status.controller';
 import { HealthController } from './health/health.controller';
 import { MarketDataStreamController } from './market-data/market-data-stream.controller';
 import { MarketDataController } from './market-data/market-data.controller';
+import { NewsController } from './news/news.controller';
 import { QuoteRoute } from './market-data/quote.route';
 import { OrdersController } from './orders/orders.controller';
 import { ScannerController } from './scanner/scanner.controller';
@@ -92,6 +93,7 @@ export class AppModule {
         ContractsController,
         AccountController,
         ScannerController,
+        NewsController,
         MarketDataController,
         MarketDataStreamController,
         OrdersController,

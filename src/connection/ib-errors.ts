@@ -25,6 +25,12 @@ export const IbCode = {
   CANNOT_CANCEL: 10148,
   DELAYED_DATA_NOT_ENABLED: 10168,
   INVALID_END_DATE: 10314,
+  /** "Failed to request historical ticks:<reason>" (no permissions, no data of that type). */
+  HISTORICAL_TICKS_FAILED: 10187,
+  /** "Failed to request news article: ..." ("No data available" for an article IB has no body for). */
+  NEWS_ARTICLE_FAILED: 10172,
+  /** "News feed is not allowed.": the account has no API subscription to the news asked for. */
+  NEWS_FEED_NOT_ALLOWED: 10276,
   CONNECTIVITY_LOST: 1100,
   CONNECTIVITY_RESTORED_DATA_LOST: 1101,
   CONNECTIVITY_RESTORED_DATA_KEPT: 1102,
@@ -41,7 +47,19 @@ export interface IbErrorReport {
 
 /** What was asked when IB answered with an error; it shapes the message, never the policy. */
 export interface IbErrorContext {
-  request: 'quote' | 'bars' | 'order' | 'what-if' | 'cancel' | 'scanner' | 'contract' | 'request';
+  request:
+    | 'quote'
+    | 'bars'
+    | 'order'
+    | 'what-if'
+    | 'cancel'
+    | 'scanner'
+    | 'contract'
+    | 'news'
+    | 'head-timestamp'
+    | 'ticks'
+    | 'histogram'
+    | 'request';
   /** What the request was about, as the caller named it: "AAPL", "conId 265598", "open orders". */
   subject: string;
   orderId?: number;
@@ -72,6 +90,10 @@ const REQUEST_NAMES: Record<IbErrorContext['request'], string> = {
   cancel: 'cancel',
   scanner: 'scan',
   contract: 'contract',
+  news: 'news',
+  'head-timestamp': 'head timestamp',
+  ticks: 'historical ticks',
+  histogram: 'histogram',
   request: 'request',
 };
 
@@ -126,10 +148,21 @@ export function toDomainError(error: unknown, context: IbErrorContext): DomainEr
     case IbCode.DELAYED_DATA_NOT_ENABLED:
       return missingSubscription(context.subject, ib, details);
     case IbCode.HISTORICAL_DATA_SERVICE:
+    case IbCode.HISTORICAL_TICKS_FAILED:
       return historicalDataServiceError(context, ib, details);
     case IbCode.ERROR_VALIDATING_REQUEST:
     case IbCode.INVALID_END_DATE:
       return new DomainError('INVALID_INPUT', `IB rejected ${what}: "${ib.message}"`, details);
+    case IbCode.NEWS_FEED_NOT_ALLOWED:
+      return new DomainError(
+        'FORBIDDEN',
+        `No API news subscription for ${context.subject} (IB error ${ib.code}: "${ib.message}"); get_news_providers lists the providers this account has`,
+        { ...details, reason: 'NO_NEWS_SUBSCRIPTION' },
+      );
+    case IbCode.NEWS_ARTICLE_FAILED:
+      return /no data/i.test(ib.message)
+        ? new DomainError('NOT_FOUND', `IB has no ${context.subject} (IB: "${ib.message}")`, details)
+        : new DomainError('IB_ERROR', `IB refused ${what} (IB error ${ib.code}): "${ib.message}"`, details);
     case IbCode.MAX_TICKERS:
       return new DomainError(
         'RATE_LIMITED',
@@ -209,7 +242,7 @@ function historicalDataServiceError(
   if (text.includes('pacing violation')) {
     return new DomainError(
       'RATE_LIMITED',
-      `IB refused the historical bars request for ${subject} for pacing (IB: "${ib.message}"); retry in ${IB_PACING_RETRY_AFTER_SECONDS} s`,
+      `IB refused the ${REQUEST_NAMES[context.request]} request for ${subject} for pacing (IB: "${ib.message}"); retry in ${IB_PACING_RETRY_AFTER_SECONDS} s`,
       { ...details, retryAfterSeconds: IB_PACING_RETRY_AFTER_SECONDS },
     );
   }
@@ -229,7 +262,7 @@ function historicalDataServiceError(
   }
   return new DomainError(
     'INVALID_INPUT',
-    `IB rejected the historical bars request for ${subject}: "${ib.message}"`,
+    `IB rejected the ${REQUEST_NAMES[context.request]} request for ${subject}: "${ib.message}"`,
     details,
   );
 }

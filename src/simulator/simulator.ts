@@ -21,6 +21,7 @@ import {
 } from './protocol/messages';
 import { TwsServer, type WireTap } from './protocol/tws-server';
 import { NewsBulletins } from './control/news-bulletins';
+import { registerNewsHandlers } from './news/news-handlers';
 import {
   FaultState,
   type DropOnNextOrder,
@@ -135,6 +136,7 @@ export class IbGatewaySimulator {
     };
     this.market = new Market({ seed: this.context.seed, clock: this.clock });
     this.marketHandlers = registerMarketHandlers(this.context, this.market, options.marketData);
+    registerNewsHandlers(this.context, this.market);
     this.broker = new Broker(this.context, this.market, {
       nextOrderId: options.nextOrderId ?? 1000,
       stateFile: options.brokerStateFile,
