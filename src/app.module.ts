@@ -21,8 +21,9 @@ import { HealthStatusController } from './health/health-status.controller';
 import { HealthController } from './health/health.controller';
 import { MarketDataStreamController } from './market-data/market-data-stream.controller';
 import { MarketDataController } from './market-data/market-data.controller';
-import { NewsController } from './news/news.controller';
+import { OptionAnalyticsController } from './market-data/option-analytics.controller';
 import { QuoteRoute } from './market-data/quote.route';
+import { NewsController } from './news/news.controller';
 import { OrdersController } from './orders/orders.controller';
 import { ScannerController } from './scanner/scanner.controller';
 import { mcpTransportSecurity } from './security/request-origin-policy';
@@ -96,6 +97,7 @@ export class AppModule {
         NewsController,
         MarketDataController,
         MarketDataStreamController,
+        OptionAnalyticsController,
         OrdersController,
       ],
       providers: [

@@ -23,6 +23,8 @@ export interface StreamLease {
   readonly key: string;
   /** The latest quote at once (when there is one), then every update; errors when the stream fails for good. */
   readonly quotes: Observable<Quote>;
+  /** The same as IB's values (an option's greeks too): the latest at once, then every update. */
+  readonly updates: Observable<TickUpdate>;
   /** The first quote; undefined when none came within `timeoutMs`; rejects when the stream failed first. */
   firstQuote(timeoutMs: number): Promise<Quote | undefined>;
   /** Gives the share back; the last one cancels the IB subscription. Safe to call twice. */
@@ -37,6 +39,8 @@ interface LiveStream {
   holders: number;
   quotes: ReplaySubject<Quote>;
   latest: Quote | undefined;
+  updates: ReplaySubject<TickUpdate>;
+  latestUpdate: TickUpdate | undefined;
   lastTickAt: Date | undefined;
   upstream: Subscription | undefined;
   /** The IB session the stream was requested on (opaque). */
@@ -104,6 +108,8 @@ export class MarketDataStreams implements OnModuleDestroy {
         holders: 0,
         quotes: new ReplaySubject<Quote>(1),
         latest: undefined,
+        updates: new ReplaySubject<TickUpdate>(1),
+        latestUpdate: undefined,
         lastTickAt: undefined,
         upstream: undefined,
         session: undefined,
@@ -119,6 +125,7 @@ export class MarketDataStreams implements OnModuleDestroy {
     return {
       key,
       quotes: opened.quotes.asObservable(),
+      updates: opened.updates.asObservable(),
       firstQuote: async (timeoutMs) =>
         firstValueFrom(opened.quotes.pipe(timeout({ first: timeoutMs, with: () => of(undefined) })), {
           defaultValue: undefined,
@@ -138,6 +145,11 @@ export class MarketDataStreams implements OnModuleDestroy {
     const latest = this.live.get(`${conId}:${type}`)?.latest;
     if (!latest || (latest.bid === null && latest.ask === null && latest.last === null)) return undefined;
     return latest;
+  }
+
+  /** The newest values of a live stream of `contract` with `type`, if one has any: no IB request needed. */
+  latestUpdate(conId: number, type: MarketDataTypeName): TickUpdate | undefined {
+    return this.live.get(`${conId}:${type}`)?.latestUpdate;
   }
 
   /**
@@ -177,6 +189,8 @@ export class MarketDataStreams implements OnModuleDestroy {
     stream.lastTickAt = dateOf(this.clock);
     stream.retries = 0;
     stream.latest = quoteFromTicks(update, stream.contract, 'stream', this.clock);
+    stream.latestUpdate = update;
+    stream.updates.next(update);
     stream.quotes.next(stream.latest);
   }
 
@@ -205,8 +219,13 @@ export class MarketDataStreams implements OnModuleDestroy {
     stream.retryTimer = undefined;
     stream.upstream?.unsubscribe();
     stream.upstream = undefined;
-    if (error === undefined) stream.quotes.complete();
-    else stream.quotes.error(error);
+    if (error === undefined) {
+      stream.quotes.complete();
+      stream.updates.complete();
+    } else {
+      stream.quotes.error(error);
+      stream.updates.error(error);
+    }
   }
 }
 

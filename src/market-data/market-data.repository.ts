@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import {
+  DurationUnit,
   EventName,
   IBApiTickType,
   MarketDataType,
@@ -10,10 +11,27 @@ import {
   type WhatToShow,
 } from '@stoqey/ib';
 import { filter, lastValueFrom, map, Observable, pairwise } from 'rxjs';
+import { DomainError } from '../common/domain-error';
 import { toDomainError } from '../connection/ib-errors';
 import { IbSession } from '../connection/ib-session.repository';
+import {
+  headTimestampMs,
+  toBidAskTick,
+  toBucket,
+  toMidpointTick,
+  toTradeTick,
+  type HistoricalTicksRequest,
+} from './historical-ticks';
 import type { IbContract } from '../contracts/contracts.repository';
-import type { HistoricalBars, MarketDataTypeName, Quote } from './market-data.schemas';
+import { genericTicksFor, optionValuesOf, type OptionTickValues } from './option-analytics.repository';
+import type {
+  HeadTimestamp,
+  Histogram,
+  HistoricalBars,
+  HistoricalTick,
+  MarketDataTypeName,
+  Quote,
+} from './market-data.schemas';
 
 const IB_MARKET_DATA_TYPE: Record<MarketDataTypeName, MarketDataType> = {
   'real-time': MarketDataType.REALTIME,
@@ -63,6 +81,8 @@ export interface TickUpdate {
   receivedAt: number;
   /** From IB's MARKET_DATA_TYPE message for the request; undefined if none arrived (yet). */
   reportedType: MarketDataTypeName | undefined;
+  /** An option's computations, volume and open interest (other contracts: all null). */
+  option?: OptionTickValues;
 }
 
 /** What historical bars to ask for, in the API's words. */
@@ -78,6 +98,15 @@ export interface HistoricalBarsRequest {
 
 /** Bars carry their time as epoch seconds (intraday) or yyyyMMdd (daily and longer). */
 const EPOCH_SECONDS_DATES = 2;
+
+/** A histogram period's unit as IBApiNext takes it ("3 days" is 3 and DAY). */
+const PERIOD_UNITS: Record<string, DurationUnit> = {
+  second: DurationUnit.SECOND,
+  day: DurationUnit.DAY,
+  week: DurationUnit.WEEK,
+  month: DurationUnit.MONTH,
+  year: DurationUnit.YEAR,
+};
 
 /**
  * Market data and historical data calls on the session IbSession holds: each request gets its market
@@ -135,7 +164,7 @@ export class MarketDataRepository implements OnModuleDestroy {
       // IBApiNext numbers a new request when the observable is made: bracketing it with two draws of the
       // counter tells its id (when they are two apart; one apart means it joined an identical request).
       const before = ib.nextReqId;
-      const updates = ib.getMarketData(contract, '', snapshot, false);
+      const updates = ib.getMarketData(contract, genericTicksFor(contract, snapshot), snapshot, false);
       const reqId = ib.nextReqId === before + 2 ? before + 1 : undefined;
       if (reqId !== undefined) this.reportedTypes.set(reqId, undefined);
       // Subscribing sends the request (the session is connected): the type goes just before it.
@@ -192,6 +221,89 @@ export class MarketDataRepository implements OnModuleDestroy {
     );
     return bars.flatMap(toBar);
   }
+
+  /** The earliest time IB has `whatToShow` data for the contract, in epoch ms. */
+  async headTimestamp(
+    contract: IbContract,
+    whatToShow: HeadTimestamp['whatToShow'],
+    regularHoursOnly: boolean,
+    subject: string,
+  ): Promise<number> {
+    const text = await this.session.ibRequest(
+      `head timestamp for ${subject}`,
+      async (ib) =>
+        ib.getHeadTimestamp(contract, whatToShow as WhatToShow, regularHoursOnly, EPOCH_SECONDS_DATES),
+      { request: 'head-timestamp', subject },
+    );
+    const epochMs = headTimestampMs(text);
+    if (epochMs === undefined) {
+      throw new DomainError(
+        'IB_ERROR',
+        `IB answered the head timestamp of ${subject} with "${text}", no time`,
+        {
+          ibMessage: text,
+        },
+      );
+    }
+    return epochMs;
+  }
+
+  /** Time & Sales: the ticks IB has for the request, oldest first (IB may send them in several messages). */
+  async historicalTicks(
+    contract: IbContract,
+    request: HistoricalTicksRequest,
+    subject: string,
+  ): Promise<HistoricalTick[]> {
+    const start = request.start === undefined ? '' : ibUtcDateTime(request.start);
+    const end = request.end === undefined ? '' : ibUtcDateTime(request.end);
+    const { count } = request;
+    const rth = request.regularHoursOnly ? 1 : 0;
+    return this.session.ibRequest(
+      `historical ticks for ${subject}`,
+      async (ib): Promise<HistoricalTick[]> => {
+        switch (request.type) {
+          case 'TRADES':
+            return (await all(ib.getHistoricalTicksLast(contract, start, end, count, rth))).flatMap(
+              toTradeTick,
+            );
+          case 'BID_ASK':
+            return (await all(ib.getHistoricalTicksBidAsk(contract, start, end, count, rth, false))).flatMap(
+              toBidAskTick,
+            );
+          case 'MIDPOINT':
+            return (await all(ib.getHistoricalTicksMid(contract, start, end, count, rth))).flatMap(
+              toMidpointTick,
+            );
+        }
+      },
+      { request: 'ticks', subject },
+    );
+  }
+
+  /** How many trades IB counted at each price level over `period` ("3 days"), lowest price first. */
+  async histogram(
+    contract: IbContract,
+    period: string,
+    regularHoursOnly: boolean,
+    subject: string,
+  ): Promise<Histogram['buckets']> {
+    const match = /^(\d+) (second|day|week|month|year)s?$/.exec(period);
+    const unit = match?.[2] === undefined ? undefined : PERIOD_UNITS[match[2]];
+    if (!match || unit === undefined) {
+      throw new DomainError('INVALID_INPUT', `"${period}" is no histogram period such as "3 days"`);
+    }
+    const entries = await this.session.ibRequest(
+      `histogram for ${subject}`,
+      async (ib) => ib.getHistogramData(contract, regularHoursOnly, Number(match[1]), unit),
+      { request: 'histogram', subject },
+    );
+    return entries.flatMap(toBucket).sort((a, b) => a.price - b.price);
+  }
+}
+
+/** Every tick of a Time & Sales request: IBApiNext emits the growing list and completes when IB says done. */
+async function all<T>(ticks: Observable<T[]>): Promise<T[]> {
+  return lastValueFrom(ticks, { defaultValue: [] });
 }
 
 /**
@@ -235,6 +347,7 @@ function tickUpdateOf(ticks: MarketDataTicks, reportedType: MarketDataTypeName |
     hasQuoteValues,
     receivedAt,
     reportedType,
+    option: optionValuesOf(ticks, delayed),
   };
 }
 

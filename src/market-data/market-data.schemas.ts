@@ -188,3 +188,148 @@ export function listOf(commaSeparated: string | undefined): string[] {
     .map((item) => item.trim())
     .filter((item) => item !== '');
 }
+
+// ---- Head timestamp, historical ticks (Time & Sales), histograms ----
+
+const regularHoursOnly = z
+  .boolean()
+  .default(true)
+  .describe('Only data from regular trading hours (true, default) or also from outside them');
+
+/** The data types a head timestamp can be asked for. */
+export const HEAD_TIMESTAMP_DATA = ['TRADES', 'MIDPOINT', 'BID', 'ASK', 'BID_ASK'] as const;
+
+export const GetHeadTimestampInput = z
+  .strictObject({
+    ...contractQueryShape,
+    whatToShow: z
+      .enum(HEAD_TIMESTAMP_DATA)
+      .default('TRADES')
+      .describe('Which data: trades (default), midpoint, bid, ask or bid/ask (FX has no TRADES)'),
+    regularHoursOnly,
+    ...gatewayArgument,
+  })
+  .superRefine(requireSymbolOrConId);
+export type GetHeadTimestampInput = z.infer<typeof GetHeadTimestampInput>;
+
+export const HeadTimestamp = z.object({
+  symbol: z.string().describe('Symbol of the qualified contract'),
+  conId: z.number().int().describe("IB's contract id"),
+  whatToShow: z.enum(HEAD_TIMESTAMP_DATA),
+  regularHoursOnly: z.boolean(),
+  headTimestamp: z.string().describe('The earliest time IB has this data for (ISO 8601, UTC)'),
+});
+export type HeadTimestamp = z.infer<typeof HeadTimestamp>;
+
+/** IB's Time & Sales kinds; BID_ASK counts twice in IB's pacing. */
+export const TICK_TYPES = ['TRADES', 'BID_ASK', 'MIDPOINT'] as const;
+/** IB's limit per reqHistoricalTicks request. */
+export const MAX_HISTORICAL_TICKS = 1000;
+
+export const GetHistoricalTicksInput = z
+  .strictObject({
+    ...contractQueryShape,
+    type: z
+      .enum(TICK_TYPES)
+      .default('TRADES')
+      .describe(
+        'TRADES (each trade: price, size, exchange), BID_ASK (top of book) or MIDPOINT (FX has no TRADES)',
+      ),
+    start: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('The first ticks at or after this time (ISO 8601); give start or end, not both'),
+    end: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('The last ticks before this time (ISO 8601); default now when no start is given'),
+    count: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_HISTORICAL_TICKS)
+      .default(100)
+      .describe(
+        `How many ticks, at most ${MAX_HISTORICAL_TICKS}; IB never returns ticks of two sessions at once`,
+      ),
+    regularHoursOnly,
+    ...gatewayArgument,
+  })
+  .superRefine((value, context) => {
+    requireSymbolOrConId(value, context);
+    if (value.start !== undefined && value.end !== undefined) {
+      context.addIssue({ code: 'custom', path: ['end'], message: 'give start or end, not both' });
+    }
+  });
+export type GetHistoricalTicksInput = z.infer<typeof GetHistoricalTicksInput>;
+
+const tickTime = z.string().describe('When (ISO 8601; IB gives whole seconds)');
+
+export const TradeTick = z.object({
+  time: tickTime,
+  price: z.number().describe('Trade price'),
+  size: z.number().nullable().describe('Trade size; null when IB sent none'),
+  exchange: z.string().describe('Where the trade printed'),
+  specialConditions: z.string().describe("IB's trade condition codes; empty for a regular trade"),
+  pastLimit: z.boolean().describe('Tick attribute: the trade was outside the limit-up/limit-down band'),
+  unreported: z.boolean().describe('Tick attribute: an unreported trade'),
+});
+export const BidAskTick = z.object({
+  time: tickTime,
+  bid: z.number(),
+  ask: z.number(),
+  bidSize: z.number().nullable(),
+  askSize: z.number().nullable(),
+  bidPastLow: z.boolean().describe("Tick attribute: the bid is below the day's low"),
+  askPastHigh: z.boolean().describe("Tick attribute: the ask is above the day's high"),
+});
+export const MidpointTick = z.object({
+  time: tickTime,
+  price: z.number().describe('Midpoint of bid and ask'),
+});
+
+export const HistoricalTicks = z.object({
+  symbol: z.string().describe('Symbol of the qualified contract'),
+  conId: z.number().int().describe("IB's contract id"),
+  type: z.enum(TICK_TYPES),
+  regularHoursOnly: z.boolean(),
+  ticks: z
+    .array(z.union([TradeTick, BidAskTick, MidpointTick]))
+    .describe('Oldest first; trades for TRADES, bid/ask quotes for BID_ASK, midpoints for MIDPOINT'),
+});
+export type HistoricalTicks = z.infer<typeof HistoricalTicks>;
+export type HistoricalTick = HistoricalTicks['ticks'][number];
+
+export const GetHistogramInput = z
+  .strictObject({
+    ...contractQueryShape,
+    period: z
+      .string()
+      .trim()
+      .regex(
+        /^[1-9]\d{0,3} (second|day|week|month|year)s?$/,
+        'must be "<count> <unit>" with unit seconds, days, weeks, months or years, e.g. "3 days" or "1 week"',
+      )
+      .default('1 week')
+      .describe('How far back from now, e.g. "3 days" (the last three sessions), "1 week", "1 month"'),
+    regularHoursOnly,
+    ...gatewayArgument,
+  })
+  .superRefine(requireSymbolOrConId);
+export type GetHistogramInput = z.infer<typeof GetHistogramInput>;
+
+export const Histogram = z.object({
+  symbol: z.string().describe('Symbol of the qualified contract'),
+  conId: z.number().int().describe("IB's contract id"),
+  period: z.string(),
+  regularHoursOnly: z.boolean(),
+  buckets: z
+    .array(
+      z.object({
+        price: z.number().describe('Price level: the lowest price of the bucket'),
+        count: z.number().describe('Trades at this price level in the period'),
+      }),
+    )
+    .describe('Price levels, lowest first'),
+});
+export type Histogram = z.infer<typeof Histogram>;

@@ -14,9 +14,15 @@ import { MarketDataStreams, type StreamLease } from './market-data-streams';
 import { MarketDataRepository } from './market-data.repository';
 import {
   listOf,
+  type GetHeadTimestampInput,
+  type GetHistogramInput,
   type GetHistoricalBarsInput,
+  type GetHistoricalTicksInput,
   type GetQuoteInput,
+  type HeadTimestamp,
+  type Histogram,
   type HistoricalBars,
+  type HistoricalTicks,
   type MarketDataTypeName,
   type Quote,
   type StreamQuotesInput,
@@ -33,6 +39,8 @@ export const MARKET_DATA_MESSAGES_PER_SECOND = 30;
 export const MAX_PACING_WAIT_MS = 10_000;
 /** How long opening a quote stream waits for the first quote, to answer a refusal (e.g. 354) as an error. */
 const FIRST_QUOTE_WAIT_MS = 5_000;
+/** A contract's earliest data does not move: its head timestamp is asked of IB once an hour at most. */
+const HEAD_TIMESTAMP_TTL_MS = 3_600_000;
 
 /** The streams of one SSE client, and the contracts they are for. */
 export interface QuoteFeed {
@@ -52,6 +60,12 @@ export class MarketDataService {
   private readonly barRequests = new SingleFlight<HistoricalBars>();
   /** IB refuses an identical historical request within 15 s; the answer of the first one still holds. */
   private readonly recentBars = new LRUCache<string, HistoricalBars>({
+    max: 500,
+    ttl: IB_HISTORICAL_DATA_LIMITS.identicalWindowMs,
+  });
+  /** Head timestamps, histograms and ticks: each one IB request at a time, and answers kept like bars'. */
+  private readonly queries = new SingleFlight<HeadTimestamp | Histogram | HistoricalTicks>();
+  private readonly recentQueries = new LRUCache<string, HeadTimestamp | Histogram | HistoricalTicks>({
     max: 500,
     ttl: IB_HISTORICAL_DATA_LIMITS.identicalWindowMs,
   });
@@ -102,6 +116,14 @@ export class MarketDataService {
     });
   }
 
+  /**
+   * Waits for the turn of `messages` market data messages in this gateway's one budget (quotes, streams,
+   * option analytics share it), or throws RATE_LIMITED when it is too far away.
+   */
+  async paceMessages(messages: number): Promise<void> {
+    await this.messageGate.take(messages);
+  }
+
   async getHistoricalBars(input: GetHistoricalBarsInput): Promise<HistoricalBars> {
     const { duration, barSize, whatToShow, regularHoursOnly, end, ...query } = input;
     const { contract } = await this.contracts.resolveContract(query);
@@ -142,6 +164,98 @@ export class MarketDataService {
       this.recentBars.set(identity, result);
       return result;
     });
+  }
+
+  /** The earliest time IB has data of a kind for a contract (reqHeadTimestamp). */
+  async getHeadTimestamp(input: GetHeadTimestampInput): Promise<HeadTimestamp> {
+    const { whatToShow, regularHoursOnly, ...query } = input;
+    const { contract } = await this.contracts.resolveContract(query);
+    const identity = ['head', contract.conId, contract.exchange, whatToShow, regularHoursOnly].join('|');
+    return this.historicalQuery(identity, whatToShow, HEAD_TIMESTAMP_TTL_MS, contract, async (subject) => {
+      const head = await this.repository.headTimestamp(contract, whatToShow, regularHoursOnly, subject);
+      return {
+        symbol: contract.symbol ?? subject,
+        conId: contract.conId,
+        whatToShow,
+        regularHoursOnly,
+        headTimestamp: new Date(head).toISOString(),
+      };
+    });
+  }
+
+  /** Time & Sales (reqHistoricalTicks): trades, bid/ask quotes or midpoints from a start or before an end. */
+  async getHistoricalTicks(input: GetHistoricalTicksInput): Promise<HistoricalTicks> {
+    const { type, start, end, count, regularHoursOnly, ...query } = input;
+    if (start !== undefined && end !== undefined) {
+      throw new DomainError('INVALID_INPUT', 'Invalid parameters: give start or end, not both');
+    }
+    const { contract } = await this.contracts.resolveContract(query);
+    // IB needs one of them: without a start, the ticks up to now.
+    const until = start === undefined ? (end ?? new Date(this.clock.now()).toISOString()) : undefined;
+    const second = (iso: string | undefined) => (iso === undefined ? '' : Math.floor(Date.parse(iso) / 1000));
+    const identity = [
+      'ticks',
+      contract.conId,
+      contract.exchange,
+      second(start),
+      second(until),
+      count,
+      type,
+      regularHoursOnly,
+    ].join('|');
+    const ttl = IB_HISTORICAL_DATA_LIMITS.identicalWindowMs;
+    return this.historicalQuery(identity, type, ttl, contract, async (subject) => ({
+      symbol: contract.symbol ?? subject,
+      conId: contract.conId,
+      type,
+      regularHoursOnly,
+      ticks: await this.repository.historicalTicks(
+        contract,
+        { type, start, end: until, count, regularHoursOnly },
+        subject,
+      ),
+    }));
+  }
+
+  /** How many trades printed at each price level over a period back from now (reqHistogramData). */
+  async getHistogram(input: GetHistogramInput): Promise<Histogram> {
+    const { period, regularHoursOnly, ...query } = input;
+    const { contract } = await this.contracts.resolveContract(query);
+    const identity = ['histogram', contract.conId, contract.exchange, period, regularHoursOnly].join('|');
+    const ttl = IB_HISTORICAL_DATA_LIMITS.identicalWindowMs;
+    return this.historicalQuery(identity, 'TRADES', ttl, contract, async (subject) => ({
+      symbol: contract.symbol ?? subject,
+      conId: contract.conId,
+      period,
+      regularHoursOnly,
+      buckets: await this.repository.histogram(contract, period, regularHoursOnly, subject),
+    }));
+  }
+
+  /**
+   * One historical request to IB inside its pacing (shared with the bars): an identical one running joins it,
+   * one answered within `ttlMs` gets that answer again.
+   */
+  private async historicalQuery<T extends HeadTimestamp | Histogram | HistoricalTicks>(
+    identity: string,
+    whatToShow: string,
+    ttlMs: number,
+    contract: IbContract,
+    ask: (subject: string) => Promise<T>,
+  ): Promise<T> {
+    const recent = this.recentQueries.get(identity);
+    if (recent) return recent as T;
+    const answer = await this.queries.run(identity, async () => {
+      await this.historicalPacer.admit({
+        identity,
+        scope: [contract.conId, contract.exchange, whatToShow].join('|'),
+        weight: whatToShow === 'BID_ASK' ? 2 : 1,
+      });
+      const result = await ask(subjectOf(contract));
+      this.recentQueries.set(identity, result, { ttl: ttlMs });
+      return result;
+    });
+    return answer as T;
   }
 
   /**

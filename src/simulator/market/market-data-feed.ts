@@ -18,6 +18,7 @@ import {
   tickStringMessage,
 } from './market-data-messages';
 import { streamTicks, type QuoteCache } from './market-data-ticks';
+import { parseGenericTicks, tickGenericMessage } from './option-ticks';
 import { resolveRequestContract } from './request-contract';
 
 export interface MarketDataFeedOptions {
@@ -35,6 +36,8 @@ interface Stream {
   tickerId: number;
   instrument: Instrument;
   delayed: boolean;
+  /** The generic ticks asked for (100, 101, 104, 106 are answered). */
+  generic: ReadonlySet<number>;
   /** What was last sent per tick type, so a cycle sends only what changed. */
   sent: Map<number, string>;
   /** The first full set went out (a stream opened while data was frozen is still waiting for it). */
@@ -55,6 +58,7 @@ interface MarketDataRequest {
   tickerId: number;
   contract: WireContract;
   snapshot: boolean;
+  generic: ReadonlySet<number>;
 }
 
 /**
@@ -144,6 +148,10 @@ export class MarketDataFeed {
       session.sendError(tickerId, MarketCode.ERROR_PROCESSING_REQUEST, MarketText.duplicateTickerId);
       return;
     }
+    if (request.snapshot && request.generic.size > 0) {
+      session.sendError(tickerId, MarketCode.ERROR_VALIDATING_REQUEST, SNAPSHOT_WITH_GENERIC_TICKS);
+      return;
+    }
     const resolved = resolveRequestContract(this.market, request.contract);
     if ('error' in resolved) {
       session.sendError(tickerId, resolved.error.code, resolved.error.text);
@@ -168,6 +176,7 @@ export class MarketDataFeed {
       tickerId,
       instrument,
       delayed: delivery.delayed,
+      generic: request.generic,
       sent: new Map(),
       started: false,
     };
@@ -253,7 +262,8 @@ export class MarketDataFeed {
   private publish(session: ClientSession, stream: Stream, quotes: QuoteCache): void {
     const messages: WireValue[][] = [];
     const { sent, tickerId } = stream;
-    const ticks = streamTicks(this.market, stream.instrument, stream.delayed, this.dataTime(stream), quotes);
+    const atMs = this.dataTime(stream);
+    const ticks = streamTicks(this.market, stream.instrument, stream.delayed, atMs, quotes, stream.generic);
     for (const tick of ticks) {
       switch (tick.kind) {
         case 'price': {
@@ -280,6 +290,12 @@ export class MarketDataFeed {
           if (sent.get(tick.type) !== tick.value) {
             messages.push(tickStringMessage(tickerId, tick.type, tick.value));
             sent.set(tick.type, tick.value);
+          }
+          break;
+        case 'generic':
+          if (sent.get(tick.type) !== String(tick.value)) {
+            messages.push(tickGenericMessage(tickerId, tick.type, tick.value));
+            sent.set(tick.type, String(tick.value));
           }
           break;
         case 'option': {
@@ -335,11 +351,15 @@ function readRequest(request: FieldReader): MarketDataRequest {
   const contract = request.contract();
   if (contract.secType.toUpperCase() === 'BAG') request.skip(4 * request.int());
   if (request.bool()) request.skip(3); // delta-neutral conId, delta, price
-  request.string(); // generic tick list: the simulator sends its standard set whatever is asked
+  const generic = parseGenericTicks(request.string());
   const snapshot = request.bool();
   const regulatorySnapshot = request.bool();
-  return { tickerId, contract, snapshot: snapshot || regulatorySnapshot };
+  return { tickerId, contract, snapshot: snapshot || regulatorySnapshot, generic };
 }
+
+/** IB's 321 for a snapshot that asks for generic ticks (error 414's text behind the 'bO' validation). */
+const SNAPSHOT_WITH_GENERIC_TICKS =
+  "Error validating request.-'bO' : cause - Snapshot market data subscription is not applicable to generic ticks";
 
 /** The exchange code TWS reports as the request's BBO exchange (used with reqSmartComponents). */
 function bboExchange(instrument: Instrument): string {

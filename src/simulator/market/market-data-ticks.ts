@@ -1,12 +1,11 @@
 import type { Instrument, Quote } from './instrument';
-import type { Market } from './market';
-import { TickType, type OptionComputation } from './market-data-messages';
-import { computeOption } from './option-computation';
+import { TickType } from './market-data-messages';
+import { genericTicks, optionComputationTicks, type OptionTick, type OptionTickSource } from './option-ticks';
 
 // What a market data stream reports, apart from when and to whom it is sent (market-data-feed).
 
 /** What the ticks are read from. */
-type TickSource = Pick<Market, 'quote' | 'instrument'>;
+type TickSource = OptionTickSource;
 
 /** Quotes already read in one publishing cycle, by conId and delay: streams of one instrument share them. */
 export type QuoteCache = Map<string, Quote>;
@@ -65,7 +64,7 @@ export type Tick =
   | { kind: 'price'; type: number; price: number; sizeType?: number; size?: number }
   | { kind: 'size'; type: number; size: number }
   | { kind: 'string'; type: number; value: string }
-  | { kind: 'option'; type: number; computation: OptionComputation };
+  | OptionTick;
 
 /** Every value a stream reports at `atMs` (15 minutes back for delayed data), from the price path. */
 export function streamTicks(
@@ -74,6 +73,7 @@ export function streamTicks(
   delayed: boolean,
   atMs: number,
   quotes: QuoteCache,
+  generic: ReadonlySet<number> = new Set(),
 ): Tick[] {
   const ids = delayed ? DELAYED_TICKS : REALTIME_TICKS;
   const quote = quoteOf(market, instrument.conId, atMs, delayed, quotes);
@@ -118,27 +118,24 @@ export function streamTicks(
       value: String(Math.floor(quote.lastTime / 1000)),
     });
   }
-  const computation = optionComputation(market, instrument, quote, atMs, delayed, quotes);
-  if (computation) ticks.push({ kind: 'option', type: ids.modelOption, computation });
+  const spot = underlyingSpot(market, instrument, atMs, delayed, quotes);
+  if (spot !== undefined) ticks.push(...optionComputationTicks(instrument, quote, spot, atMs, delayed));
+  ticks.push(...genericTicks(market, instrument, generic, atMs));
   return ticks;
 }
 
-/** The model's option values, priced from the mids of the option and its underlying at the same instant. */
-function optionComputation(
+/** An option's underlying at its mid (the last price without a book) at the same instant. */
+function underlyingSpot(
   market: TickSource,
   instrument: Instrument,
-  quote: Quote,
   atMs: number,
   delayed: boolean,
   quotes: QuoteCache,
-): OptionComputation | undefined {
+): number | undefined {
   if (instrument.secType !== 'OPT' || instrument.underlyingConId === undefined) return undefined;
   if (!market.instrument(instrument.underlyingConId)) return undefined;
   const underlying = quoteOf(market, instrument.underlyingConId, atMs, delayed, quotes);
-  const spot =
-    underlying.bid > 0 && underlying.ask > 0 ? (underlying.bid + underlying.ask) / 2 : underlying.last;
-  const price = quote.bid > 0 && quote.ask > 0 ? (quote.bid + quote.ask) / 2 : quote.last;
-  return computeOption(instrument, price, spot, atMs);
+  return underlying.bid > 0 && underlying.ask > 0 ? (underlying.bid + underlying.ask) / 2 : underlying.last;
 }
 
 /** The quote of an instrument at `atMs`, read once per cycle (an option's underlying serves many options). */

@@ -1,8 +1,10 @@
 import type { SimulatorContext } from '../simulator-context';
 import { registerContractHandlers } from './contract-handlers';
 import { HistoricalDataService, type HistoricalDataOptions } from './historical-data';
+import { HistoricalQueries } from './historical-queries';
 import type { Market } from './market';
 import { MarketDataFeed, type MarketDataFeedOptions } from './market-data-feed';
+import { registerOptionCalculations } from './option-calculations';
 import { registerScannerHandlers } from './scanner';
 
 export interface MarketHandlers {
@@ -22,14 +24,17 @@ export function registerMarketHandlers(
   options: MarketHandlerOptions = {},
 ): MarketHandlers {
   registerContractHandlers(context, market);
+  registerOptionCalculations(context, market);
   const scanner = registerScannerHandlers(context, market);
   const feed = new MarketDataFeed(context, market, options);
   feed.register();
   const historical = new HistoricalDataService(context, market, options);
   historical.register();
+  const queries = new HistoricalQueries(context, market);
+  queries.register();
   return {
     activeSubscriptions: () => feed.activeSubscriptions(),
-    pacingViolations: () => historical.pacingViolations(),
+    pacingViolations: () => historical.pacingViolations() + queries.pacingViolations(),
     dispose: () => {
       scanner.dispose();
       feed.dispose();
