@@ -309,10 +309,15 @@ describe('idempotency keys: a retry returns the original order, also across a su
       return answer.body.order.status === 'Filled' ? answer.body.order : undefined;
     });
     expect(status.filled).toBe(1);
-    const journal = await second.rest.get<{ entries: JournalEntry[] }>(`/orders/journal?orderId=${orderId}`);
-    expect(journal.body.entries.map((entry) => entry.event)).toEqual(
-      expect.arrayContaining(['reconciled', 'execDetails']),
-    );
+    // The fill's execution report is fetched beside the reconciled status: the journal has it moments later.
+    const events = await eventually(async () => {
+      const journal = await second.rest.get<{ entries: JournalEntry[] }>(
+        `/orders/journal?orderId=${orderId}`,
+      );
+      const seen = journal.body.entries.map((entry) => entry.event);
+      return seen.includes('execDetails') ? seen : undefined;
+    });
+    expect(events).toEqual(expect.arrayContaining(['reconciled', 'execDetails']));
   });
 
   it('keeps the audit journal across restarts: it lists every order placed by each supervisor', async () => {

@@ -675,6 +675,7 @@ describe('orders end to end: REST and MCP against the simulated broker', () => {
       get_open_orders: [true, false, true, true],
       get_order_status: [true, false, true, true],
       get_order_journal: [true, false, true, false],
+      get_completed_orders: [true, false, true, true],
     });
   });
 });
