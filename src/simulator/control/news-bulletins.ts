@@ -32,7 +32,8 @@ export class NewsBulletins {
       const allMessages = request.bool();
       this.subscribers.add(session);
       session.onClose(() => this.subscribers.delete(session));
-      const backlog = allMessages ? this.bulletins : this.bulletins.slice(-1);
+      // allMsgs: the day's bulletins first; without it, only those published from now on (as IB does).
+      const backlog = allMessages ? this.bulletins : [];
       for (const bulletin of backlog) session.send(this.message(bulletin));
     });
     this.server.on(Request.CANCEL_NEWS_BULLETINS, (session) => {
