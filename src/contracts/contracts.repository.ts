@@ -21,6 +21,9 @@ export type ContractDetailsView = z.infer<typeof ContractDetailsSchema>;
 export interface QualifiedContract {
   contract: IbContract;
   details: ContractDetailsView;
+  /** IB's market rule id per valid exchange (comma separated, in validExchanges' order), for tick sizes. */
+  marketRuleIds?: string | undefined;
+  validExchanges?: string | undefined;
 }
 
 /** What to ask IB for, in the API's words: a contract by its conId (and exchange), or by its terms. */
@@ -71,6 +74,8 @@ export class ContractsRepository {
     return listed.map((details) => ({
       contract: { ...details.contract, conId: details.contract.conId ?? 0 },
       details: contractDetailsView(details),
+      marketRuleIds: details.marketRuleIds,
+      validExchanges: details.validExchanges,
     }));
   }
 

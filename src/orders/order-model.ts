@@ -36,7 +36,15 @@ export interface OrderFields {
   stopPrice?: number | undefined;
   trailingAmount?: number | undefined;
   trailingPercent?: number | undefined;
+  /** TRAIL LIMIT: IB's lmtPriceOffset. */
+  limitPriceOffset?: number | undefined;
+  /** REL: IB's offset (auxPrice). */
+  pegOffset?: number | undefined;
   tif?: string | undefined;
+  /** GTD: when the order expires (ISO 8601). */
+  goodTillDate?: string | undefined;
+  ocaGroup?: string | undefined;
+  ocaType?: number | undefined;
   outsideRth?: boolean | undefined;
   account?: string | undefined;
   /** The bracket entry a child belongs to. */
@@ -74,6 +82,8 @@ export interface OrderReport {
   trailingAmount?: number | undefined;
   trailingPercent?: number | undefined;
   tif?: string | undefined;
+  goodTillDate?: string | undefined;
+  ocaGroup?: string | undefined;
   outsideRth: boolean;
   status: string;
   filled?: number | undefined;
@@ -203,7 +213,7 @@ export function pendingView(
   clientId: number,
   at: string,
 ): TrackedOrder {
-  const trailing = fields.orderType === 'TRAIL';
+  const trailing = fields.orderType === 'TRAIL' || fields.orderType === 'TRAIL LIMIT';
   return {
     orderId,
     ...(fields.parentId ? { parentId: fields.parentId } : {}),
@@ -218,6 +228,8 @@ export function pendingView(
     ...(trailing && fields.trailingAmount !== undefined ? { trailingAmount: fields.trailingAmount } : {}),
     ...(fields.trailingPercent === undefined ? {} : { trailingPercent: fields.trailingPercent }),
     ...(fields.tif ? { tif: fields.tif } : {}),
+    ...(fields.goodTillDate ? { goodTillDate: fields.goodTillDate } : {}),
+    ...(fields.ocaGroup ? { ocaGroup: fields.ocaGroup } : {}),
     outsideRth: fields.outsideRth === true,
     status: 'PendingSubmit',
     filled: 0,
@@ -245,6 +257,8 @@ export function trackedOf(report: OrderReport, previous: TrackedOrder | undefine
     ...(report.trailingAmount === undefined ? {} : { trailingAmount: report.trailingAmount }),
     ...(report.trailingPercent === undefined ? {} : { trailingPercent: report.trailingPercent }),
     ...(report.tif ? { tif: report.tif } : {}),
+    ...(report.goodTillDate ? { goodTillDate: report.goodTillDate } : {}),
+    ...(report.ocaGroup ? { ocaGroup: report.ocaGroup } : {}),
     outsideRth: report.outsideRth,
     status: report.status,
     filled,

@@ -8,8 +8,8 @@ import {
   type OutgoingOrder,
   type TrackedOrder,
 } from './order-model';
+import { MODIFIABLE_TYPES } from './order-types.schemas';
 import {
-  ORDER_TYPES,
   orderPricingIssues,
   type FieldIssue,
   type ModifyOrderInput,
@@ -70,10 +70,10 @@ export function modifiedFields(
       `Order ${input.orderId} is ${current.status}; only working orders can be modified`,
     );
   }
-  if (!(ORDER_TYPES as readonly string[]).includes(current.orderType)) {
+  if (!(MODIFIABLE_TYPES as readonly string[]).includes(current.orderType)) {
     throw new DomainError(
       'INVALID_INPUT',
-      `Order ${input.orderId} is a ${current.orderType} order; modify_order handles ${ORDER_TYPES.join(', ')}`,
+      `Order ${input.orderId} is a ${current.orderType} order; modify_order handles ${MODIFIABLE_TYPES.join(', ')}`,
     );
   }
   const orderType = current.orderType as OrderTypeName;
@@ -87,10 +87,16 @@ export function modifiedFields(
     trailingAmount: trailingChanged ? input.trailingAmount : current.trailingAmount,
     trailingPercent: trailingChanged ? input.trailingPercent : current.trailingPercent,
     tif: input.tif ?? current.tif,
+    goodTillDate:
+      (input.tif ?? current.tif) === 'GTD' ? (input.goodTillDate ?? current.goodTillDate) : undefined,
+    ocaGroup: current.ocaGroup,
     outsideRth: input.outsideRth ?? current.outsideRth,
     account: current.account,
   };
   const issues = orderPricingIssues(fields);
+  if (input.goodTillDate !== undefined && fields.tif !== 'GTD') {
+    issues.push({ path: ['goodTillDate'], message: 'is only allowed with tif GTD' });
+  }
   if (fields.quantity < current.filled) {
     issues.push({ path: ['quantity'], message: `must not be below the ${current.filled} already filled` });
   }

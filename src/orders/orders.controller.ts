@@ -66,7 +66,8 @@ export class OrdersController {
 
   @Operation({
     name: 'place_order',
-    summary: 'Place an order (MKT, LMT, STP, STP LMT, TRAIL, or a bracket)',
+    summary:
+      'Place an order (MKT, LMT, STP, STP LMT, TRAIL, TRAIL LIMIT, MOC, LOC, MIT, LIT, REL, or a bracket)',
     description: `Places an order with IB and answers once IB acknowledged or rejected it. With bracket, places the entry plus a take-profit and a stop-loss child in one call and returns the three ids. Give an idempotencyKey to make retries safe: the same key returns the original order instead of placing another, and a key whose earlier attempt ended uncertain (timeout, dropped connection, crash) is first looked up at IB (it is the order's orderRef): found, its real state is answered; provably absent, the order is placed now, once. When IB cannot be asked the answer is 503 ORDER_STATE_UNKNOWN with retryAfterSeconds: retry with the same key. ${SAFETY_NOTE}`,
     path: '',
     input: PlaceOrderInput,

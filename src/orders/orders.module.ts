@@ -5,6 +5,7 @@ import { ContractsModule } from '../contracts/contracts.module';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { OrderJournalRepository } from './order-journal.repository';
 import { OrderReconciler } from './order-reconciler';
+import { TickSizePolicy } from './tick-size';
 import { OrderSafetyPolicy } from './order-safety.policy';
 import { OrderTracker } from './order-tracker';
 import { OrdersRepository } from './orders.repository';
@@ -18,6 +19,7 @@ import { CompletedOrdersService } from './completed-orders.service';
     OrderJournalRepository,
     IdempotencyKeyRepository,
     OrderSafetyPolicy,
+    TickSizePolicy,
     OrderTracker,
     OrderReconciler,
     OrdersService,

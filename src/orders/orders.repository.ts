@@ -86,7 +86,11 @@ function ibContract(contract: OrderContractRef): Contract {
 
 /** The IB order for the service's order fields. */
 function ibOrder(fields: OrderFields, whatIf = false): Order {
-  const auxPrice = fields.orderType === 'TRAIL' ? fields.trailingAmount : fields.stopPrice;
+  const trailing = fields.orderType === 'TRAIL' || fields.orderType === 'TRAIL LIMIT';
+  const auxPrice =
+    fields.orderType === 'REL' ? fields.pegOffset : trailing ? fields.trailingAmount : fields.stopPrice;
+  const optional = <K extends keyof Order>(key: K, value: Order[K] | undefined) =>
+    (value === undefined ? {} : { [key]: value }) as Partial<Order>;
   return {
     action: fields.side === 'BUY' ? OrderAction.BUY : OrderAction.SELL,
     totalQuantity: fields.quantity,
@@ -95,6 +99,10 @@ function ibOrder(fields: OrderFields, whatIf = false): Order {
     ...(auxPrice === undefined ? {} : { auxPrice }),
     ...(fields.trailingPercent === undefined ? {} : { trailingPercent: fields.trailingPercent }),
     ...(fields.tif === undefined ? {} : { tif: fields.tif as TimeInForce }),
+    ...optional('lmtPriceOffset', fields.limitPriceOffset),
+    ...optional('goodTillDate', ibDateTime(fields.goodTillDate)),
+    ...optional('ocaGroup', fields.ocaGroup),
+    ...optional('ocaType', fields.ocaGroup === undefined ? undefined : (fields.ocaType ?? 1)),
     outsideRth: fields.outsideRth ?? false,
     ...(fields.account === undefined ? {} : { account: fields.account }),
     // IB's default is transmit=true, but an unset field goes out empty: always say it.
@@ -103,6 +111,20 @@ function ibOrder(fields: OrderFields, whatIf = false): Order {
     ...(fields.parentId === undefined ? {} : { parentId: fields.parentId }),
     ...(whatIf ? { whatIf: true } : {}),
   };
+}
+
+/** IB's UTC date-time form, "20250611-15:00:00", of an ISO 8601 date-time. */
+function ibDateTime(iso: string | undefined): string | undefined {
+  if (iso === undefined || /^\d{8}[- ]/.test(iso)) return iso;
+  const text = new Date(iso).toISOString();
+  return `${text.slice(0, 10).replaceAll('-', '')}-${text.slice(11, 19)}`;
+}
+
+/** An IB date-time ("20250611-15:00:00", UTC; or "20250611 15:00:00 UTC") as ISO 8601; other forms as IB sent them. */
+function isoDateTime(ib: string | undefined): string | undefined {
+  if (!ib) return undefined;
+  const match = /^(\d{4})(\d{2})(\d{2})[- ](\d{2}:\d{2}:\d{2})(?: (?:UTC|GMT))?$/.exec(ib.trim());
+  return match ? `${match[1]}-${match[2]}-${match[3]}T${match[4]}.000Z` : ib;
 }
 
 /** What goes on the wire, in IB's terms, for the audit journal's "sent" entries. */
@@ -138,10 +160,12 @@ function reportOf(open: OpenOrder): OrderReport {
     quantity: realNumber(order.totalQuantity),
     orderType,
     limitPrice: pricedByLimit ? limitPrice : undefined,
-    stopPrice: trailing ? realNumber(order.trailStopPrice) : auxPrice,
+    stopPrice: trailing ? realNumber(order.trailStopPrice) : orderType === 'REL' ? undefined : auxPrice,
     trailingAmount: trailing && trailingPercent === undefined ? auxPrice : undefined,
     trailingPercent: trailing ? trailingPercent : undefined,
     tif: order.tif ? String(order.tif) : undefined,
+    goodTillDate: isoDateTime(order.goodTillDate),
+    ocaGroup: order.ocaGroup ? order.ocaGroup : undefined,
     outsideRth: order.outsideRth === true,
     status: String(orderStatus?.status ?? orderState.status),
     filled: realNumber(orderStatus?.filled),
@@ -353,6 +377,14 @@ export class OrdersRepository implements OnModuleDestroy {
         realizedPnl: realNumber(report.realizedPNL),
       })),
     };
+  }
+
+  /** IB's market rule (tick sizes by price) of a rule id from the contract details' marketRuleIds. */
+  async marketRule(ruleId: number): Promise<{ lowEdge: number; increment: number }[]> {
+    const increments = await this.ibApi.ibRequest(`market rule ${ruleId}`, async (ib) =>
+      ib.getMarketRule(ruleId),
+    );
+    return increments.map(({ lowEdge, increment }) => ({ lowEdge: lowEdge ?? 0, increment: increment ?? 0 }));
   }
 
   /** The price a market order would trade at now: the ask to buy, the bid to sell, else the last trade. */

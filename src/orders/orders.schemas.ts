@@ -2,73 +2,32 @@ import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 import { contractQueryShape, requireSymbolOrConId } from '../contracts/contracts.schemas';
 
-export const ORDER_TYPES = ['MKT', 'LMT', 'STP', 'STP LMT', 'TRAIL'] as const;
-export type OrderTypeName = (typeof ORDER_TYPES)[number];
-export const TIME_IN_FORCE = ['DAY', 'GTC', 'IOC', 'FOK', 'OPG'] as const;
-export const SIDES = ['BUY', 'SELL'] as const;
-export type Side = (typeof SIDES)[number];
+import {
+  goodTillDateIssues,
+  orderPricingIssues,
+  orderTypeShape,
+  PriceAdjustments,
+  SIDES,
+  TIME_IN_FORCE,
+  type FieldIssue,
+  type OrderPricing,
+  type OrderTypeName,
+  type Side,
+  ORDER_TYPES,
+} from './order-types.schemas';
 
-const price = (what: string) => z.number().positive('must be positive').optional().describe(what);
-
-/** The price fields of an order and the rules between them and the order type. */
-export interface OrderPricing {
-  orderType: OrderTypeName;
-  limitPrice?: number | undefined;
-  stopPrice?: number | undefined;
-  trailingAmount?: number | undefined;
-  trailingPercent?: number | undefined;
-}
-
-type PriceField = 'limitPrice' | 'stopPrice' | 'trailingAmount' | 'trailingPercent';
-
-/** Which price fields each order type needs and which it must not carry. */
-const PRICE_RULES: Record<OrderTypeName, { needs: PriceField[]; allows: PriceField[] }> = {
-  MKT: { needs: [], allows: [] },
-  LMT: { needs: ['limitPrice'], allows: ['limitPrice'] },
-  STP: { needs: ['stopPrice'], allows: ['stopPrice'] },
-  'STP LMT': { needs: ['limitPrice', 'stopPrice'], allows: ['limitPrice', 'stopPrice'] },
-  TRAIL: { needs: [], allows: ['trailingAmount', 'trailingPercent'] },
+export {
+  ORDER_TYPES,
+  SIDES,
+  TIME_IN_FORCE,
+  orderPricingIssues,
+  type FieldIssue,
+  type OrderPricing,
+  type OrderTypeName,
+  type Side,
 };
 
-export interface FieldIssue {
-  path: string[];
-  message: string;
-}
-
-/**
- * The price rules, as issues naming the field: shared by the input schemas (place, preview) and by
- * modify_order, which can only check them once it knows the order's type.
- */
-export function orderPricingIssues(order: OrderPricing): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  const rules = PRICE_RULES[order.orderType];
-  for (const field of rules.needs) {
-    if (order[field] === undefined) {
-      issues.push({ path: [field], message: `is required for ${order.orderType} orders` });
-    }
-  }
-  for (const field of ['limitPrice', 'stopPrice', 'trailingAmount', 'trailingPercent'] as const) {
-    if (order[field] !== undefined && !rules.allows.includes(field)) {
-      issues.push({
-        path: [field],
-        message:
-          order.orderType === 'MKT'
-            ? 'must not be given for MKT orders (a market order takes no price)'
-            : `must not be given for ${order.orderType} orders`,
-      });
-    }
-  }
-  if (
-    order.orderType === 'TRAIL' &&
-    (order.trailingAmount === undefined) === (order.trailingPercent === undefined)
-  ) {
-    issues.push({
-      path: ['trailingAmount'],
-      message: 'TRAIL orders need exactly one of trailingAmount or trailingPercent',
-    });
-  }
-  return issues;
-}
+const price = (what: string) => z.number().positive('must be positive').optional().describe(what);
 
 /** The price a bracket's exits are checked against: the entry's limit, else its stop; none for MKT. */
 export function entryReferencePrice(order: OrderPricing): number | undefined {
@@ -125,10 +84,10 @@ const orderShape = {
   orderType: z
     .enum(ORDER_TYPES)
     .describe(
-      'MKT (market), LMT (limit: limitPrice), STP (stop: stopPrice), STP LMT (stop limit: stopPrice and limitPrice), TRAIL (trailing stop: trailingAmount or trailingPercent)',
+      'MKT (market), LMT (limit: limitPrice), STP (stop: stopPrice), STP LMT (stop limit: stopPrice and limitPrice), TRAIL (trailing stop: trailingAmount or trailingPercent), TRAIL LIMIT (trailing stop, then a limit limitPriceOffset beyond it), MOC / LOC (market / limit on close: limitPrice), MIT / LIT (market / limit if touched: stopPrice is the trigger, LIT also limitPrice), REL (relative: pegOffset from the bid/ask, limitPrice optional cap)',
     ),
   limitPrice: price('Limit price; required for LMT and STP LMT, not allowed otherwise'),
-  stopPrice: price('Stop (trigger) price; required for STP and STP LMT, not allowed otherwise'),
+  stopPrice: price('Stop (trigger) price; required for STP, STP LMT, MIT and LIT, not allowed otherwise'),
   trailingAmount: price('TRAIL only: distance of the stop from the market, in price units'),
   trailingPercent: z
     .number()
@@ -139,7 +98,9 @@ const orderShape = {
   tif: z
     .enum(TIME_IN_FORCE)
     .default('DAY')
-    .describe('Time in force: DAY (default), GTC (until cancelled), IOC, FOK, OPG (at the open)'),
+    .describe(
+      'Time in force: DAY (default), GTC (until cancelled), IOC, FOK, OPG (at the open), GTD (until goodTillDate)',
+    ),
   outsideRth: z
     .boolean()
     .default(false)
@@ -149,10 +110,15 @@ const orderShape = {
     .regex(/^[A-Za-z0-9]{1,20}$/, 'must be an IB account id such as DU1234567')
     .optional()
     .describe('Account to place the order in; default the only (or first) managed account'),
+  ...orderTypeShape,
 };
 
-function refineOrder(value: OrderPricing, context: z.RefinementCtx): void {
+function refineOrder(
+  value: OrderPricing & { tif?: string; goodTillDate?: string | undefined },
+  context: z.RefinementCtx,
+): void {
   addIssues(context, orderPricingIssues(value));
+  addIssues(context, goodTillDateIssues(value, -Infinity));
 }
 
 export const PreviewOrderInput = z
@@ -217,8 +183,8 @@ export const ModifyOrderInput = z
   .strictObject({
     orderId: orderIdField.describe('Id of the open order to modify'),
     quantity: z.number().positive('must be positive').optional().describe('New total quantity'),
-    limitPrice: price('New limit price (LMT, STP LMT)'),
-    stopPrice: price('New stop price (STP, STP LMT)'),
+    limitPrice: price('New limit price (LMT, STP LMT, LOC, LIT)'),
+    stopPrice: price('New stop or trigger price (STP, STP LMT, MIT, LIT)'),
     trailingAmount: price('New trailing amount (TRAIL)'),
     trailingPercent: z
       .number()
@@ -227,11 +193,13 @@ export const ModifyOrderInput = z
       .optional()
       .describe('New trailing percent (TRAIL)'),
     tif: z.enum(TIME_IN_FORCE).optional().describe('New time in force'),
+    goodTillDate: orderTypeShape.goodTillDate,
     outsideRth: z.boolean().optional().describe('Whether the order may work outside regular hours'),
+    roundToTick: orderTypeShape.roundToTick,
     ...gatewayArgument,
   })
   .superRefine((value, context) => {
-    const { orderId: _orderId, ...changes } = value;
+    const { orderId: _orderId, roundToTick: _roundToTick, ...changes } = value;
     if (Object.values(changes).every((change) => change === undefined)) {
       context.addIssue({
         code: 'custom',
@@ -324,6 +292,8 @@ export const OrderView = z.object({
   trailingAmount: z.number().optional(),
   trailingPercent: z.number().optional(),
   tif: z.string().optional(),
+  goodTillDate: z.string().optional().describe('GTD: when the order expires (ISO 8601)'),
+  ocaGroup: z.string().optional().describe('The one-cancels-all group of the order'),
   outsideRth: z.boolean(),
   idempotencyKey: z.string().optional(),
   status: z
@@ -356,6 +326,7 @@ export const PlaceOrderResult = z.object({
     .optional()
     .describe('The ids of a bracket'),
   idempotencyKey: z.string().optional(),
+  priceAdjustments: PriceAdjustments,
   replayed: z
     .boolean()
     .describe(
@@ -389,6 +360,7 @@ export const PreviewOrderResult = z.object({
     })
     .describe("IB's commission estimate"),
   warningText: z.string().optional().describe("IB's warning about the order, if any"),
+  priceAdjustments: PriceAdjustments,
   safety: z
     .object({
       allowed: z

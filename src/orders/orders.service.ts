@@ -30,6 +30,7 @@ import {
 import { OrderSafetyPolicy, type OrderExposure, type SafetySubject } from './order-safety.policy';
 import { OrderReconciler, unansweredSend } from './order-reconciler';
 import { OrderTracker } from './order-tracker';
+import { TickSizePolicy } from './tick-size';
 import { orderContractOf, OrdersRepository, wireForm } from './orders.repository';
 import {
   bracketIssues,
@@ -64,6 +65,7 @@ export class OrdersService {
     private readonly journal: OrderJournalRepository,
     private readonly keys: IdempotencyKeyRepository,
     private readonly safety: OrderSafetyPolicy,
+    private readonly ticks: TickSizePolicy,
     /** Order ids are handed out and used in order: one placement (or preview) at a time, in its turns. */
     private readonly reconciler: OrderReconciler,
     private readonly session: IbSession,
@@ -73,20 +75,22 @@ export class OrdersService {
   async preview(input: PreviewInput): Promise<z.infer<typeof PreviewOrderResult>> {
     return journaled(this.journal, 'preview_order', input, async (request) => {
       const contract = await this.orderContract(input);
+      const { order, adjustments } = await this.ticks.apply(contract, input, input.roundToTick);
       const { refusal } = await this.safety.screen(() => ({
         account: input.account,
-        exposure: this.exposure(input, contract),
+        exposure: this.exposure(order, contract),
       }));
       const figures = await this.reconciler.exclusive(async () => {
         const [orderId = 0] = await this.allocateOrderIds(1);
         request.orderIds = [orderId];
         const link = this.broker.link('a what-if order');
-        await journalSent(this.journal, request, wireForm(contract, input, true));
-        return this.tracker.watching([orderId], async () => link.whatIf(orderId, contract, input));
+        await journalSent(this.journal, request, wireForm(contract, order, true));
+        return this.tracker.watching([orderId], async () => link.whatIf(orderId, contract, order));
       });
       return {
         contract: contractView(contract),
         ...figures,
+        ...(adjustments.length > 0 ? { priceAdjustments: adjustments } : {}),
         safety: { allowed: refusal === undefined, ...(refusal === undefined ? {} : { refusal }) },
       };
     });
@@ -103,18 +107,20 @@ export class OrdersService {
         );
         if (earlier) return earlier;
       }
-      const { contract } = await this.allowed(request, async () => {
+      const { contract, order, adjustments } = await this.allowed(request, async () => {
         const contract = await this.orderContract(input);
-        return { account: input.account, exposure: this.exposure(input, contract), contract };
+        const { order, adjustments } = await this.ticks.apply(contract, input, input.roundToTick);
+        const exposure = this.exposure(order, contract);
+        return { account: input.account, exposure, contract, order, adjustments };
       });
-      if (input.bracket && input.orderType === 'MKT') await this.checkMarketBracket(input, contract);
+      if (order.bracket && order.orderType === 'MKT') await this.checkMarketBracket(order, contract);
 
       return this.reconciler.exclusive(async () => {
         // A retry with the same key may have waited here for the original to finish.
         const concurrent = key === undefined ? undefined : await this.outcomeOf(key, fingerprint, request);
         if (concurrent) return concurrent;
-        const ids = await this.allocateOrderIds(input.bracket ? 3 : 1);
-        const orders = ordersToSend(input, ids, key);
+        const ids = await this.allocateOrderIds(order.bracket ? 3 : 1);
+        const orders = ordersToSend(order, ids, key);
         request.orderIds = ids;
         const at = dateOf(this.clock).toISOString();
         const pending = orders.map((order) => pendingView(order, contract, this.broker.clientId, at));
@@ -132,18 +138,22 @@ export class OrdersService {
         const answers = await link.place(contract, orders);
         await this.failUnlessAccepted(answers, ids, contract, key);
         if (key !== undefined) await this.keys.mark(key, 'acknowledged');
-        return this.placedResult(ids, key, false);
+        return {
+          ...this.placedResult(ids, key, false),
+          ...(adjustments.length > 0 ? { priceAdjustments: adjustments } : {}),
+        };
       });
     });
   }
 
   async modify(input: ModifyInput): Promise<z.infer<typeof OrderView>> {
     return journaled(this.journal, 'modify_order', input, async (request) => {
-      const { current, fields, contract } = await this.allowed(request, () => {
+      const { current, fields, contract } = await this.allowed(request, async () => {
         const current = this.ownOrder(input.orderId);
-        const { issues, ...fields } = modifiedFields(current, input);
+        const { issues, ...changed } = modifiedFields(current, input);
         if (issues.length > 0) throw fieldError(issues);
         const contract = contractOfTracked(current);
+        const { order: fields } = await this.ticks.apply(contract, changed, input.roundToTick);
         return {
           account: current.account,
           exposure: this.exposure(fields, contract),
@@ -362,7 +372,10 @@ export class OrdersService {
       price: async () => {
         if (order.limitPrice !== undefined) return { price: order.limitPrice, source: 'limit price' };
         if (order.stopPrice !== undefined && order.orderType !== 'TRAIL') {
-          return { price: order.stopPrice, source: 'stop price' };
+          return {
+            price: order.stopPrice,
+            source: order.orderType === 'MIT' ? 'trigger price' : 'stop price',
+          };
         }
         return this.broker.quote(contract, order.side);
       },

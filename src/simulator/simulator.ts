@@ -18,10 +18,12 @@ import {
   nextValidIdMessage,
   NO_REQUEST_ID,
   SystemMessage,
+  userInfoMessage,
 } from './protocol/messages';
 import { TwsServer, type WireTap } from './protocol/tws-server';
 import { NewsBulletins } from './control/news-bulletins';
 import { registerNewsHandlers } from './news/news-handlers';
+import { registerWshHandlers } from './news/wsh-handlers';
 import {
   FaultState,
   type DropOnNextOrder,
@@ -369,6 +371,11 @@ export class IbGatewaySimulator {
       session.send(managedAccountsMessage(this.context.accounts));
     });
     this.server.on(Request.SET_SERVER_LOGLEVEL, () => undefined);
+    // A normal (not white-branded) account has an empty white-branding id.
+    this.server.on(Request.REQ_USER_INFO, (session, request) => {
+      session.send(userInfoMessage(request.int(), ''));
+    });
+    registerWshHandlers(this.context);
     this.news.register();
   }
 }

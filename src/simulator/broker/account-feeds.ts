@@ -3,6 +3,7 @@ import type { FieldReader } from '../protocol/field-reader';
 import { Request } from '../protocol/message-ids';
 import type { SimulatorContext } from '../simulator-context';
 import type { Ledger, Position } from './account';
+import { AccountMultiFeeds } from './account-multi-feeds';
 import {
   accountDownloadEndMessage,
   accountSummaryEndMessage,
@@ -54,11 +55,14 @@ const rowKey = (account: string, row: AccountRow): string => `${account}\0${row.
 export class AccountFeeds {
   private readonly feeds = new Map<ClientSession, SessionFeeds>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly multi: AccountMultiFeeds;
 
   constructor(
     private readonly context: SimulatorContext,
     private readonly ledger: Ledger,
-  ) {}
+  ) {
+    this.multi = new AccountMultiFeeds(context, ledger);
+  }
 
   register(): void {
     const server = this.context.server;
@@ -82,6 +86,7 @@ export class AccountFeeds {
       this.feedsOf(session).pnlSingle.delete(request.int());
     });
     server.on(Request.REQ_ACCOUNT_DATA, (session, request) => this.requestAccountUpdates(session, request));
+    this.multi.register();
     this.timer = setInterval(() => this.refresh(), PNL_INTERVAL_MS);
     this.timer.unref();
   }
@@ -89,6 +94,7 @@ export class AccountFeeds {
   dispose(): void {
     if (this.timer) clearInterval(this.timer);
     this.feeds.clear();
+    this.multi.dispose();
   }
 
   /** A fill changed a position: POSITION to position subscribers, and fresh values everywhere. */
@@ -102,6 +108,7 @@ export class AccountFeeds {
       }
       this.sendSummaryChanges(session, feeds);
     }
+    this.multi.positionChanged(position);
   }
 
   // ---- Requests ----
@@ -191,6 +198,7 @@ export class AccountFeeds {
         this.sendAccountUpdates(session, updates, true);
       }
     }
+    this.multi.refresh();
   }
 
   private sendPnlSingle(session: ClientSession, reqId: number, account: string, conId: number): void {

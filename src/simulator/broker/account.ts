@@ -17,6 +17,9 @@ const MARGIN_RATES: Record<SecType, { long: [number, number]; short: [number, nu
   FUT: { long: [0.06, 0.05], short: [0.06, 0.05] },
   CASH: { long: [0.03, 0.025], short: [0.03, 0.025] },
   IND: { long: [1, 1], short: [1, 1] },
+  // Crypto at PAXOS is fully paid: no margin lending.
+  CRYPTO: { long: [1, 1], short: [1, 1] },
+  BOND: { long: [0.1, 0.1], short: [0.1, 0.1] },
 };
 
 export interface Position {

@@ -16,6 +16,7 @@ export const BrokerCode = {
   INVALID_STOP_PRICE: 403,
   WHAT_IF_NEEDS_TRANSMIT: 413,
   ORDER_SIZE_ZERO: 434,
+  INVALID_PRICE_VARIATION: 110,
   CANCEL_NOT_FOUND: 10147,
 } as const;
 
@@ -41,5 +42,12 @@ export const BrokerMessage = {
   invalidStopPrice: 'Invalid stop price.',
   whatIfNeedsTransmit: 'What-if order should have the transmit flag set to true.',
   orderSizeZero: 'The order size cannot be zero.',
+  // Assumed wordings (IB's exact texts for these are not public): 321 and 201 patterns as above.
+  missingGoodTillDate: validation('The Good Till Date is missing for a GTD order.'),
+  goodTillDatePast: 'Order rejected - reason:The Good Till Date is in the past.',
+  onCloseCutoff:
+    'Order rejected - reason:The MOC/LOC order was submitted after the exchange cutoff time for on-close orders.',
+  missingOffset: validation('The offset of a relative order is missing.'),
+  priceVariation: 'The price does not conform to the minimum price variation for this contract.',
   cancelNotFound: (orderId: number) => `OrderId ${orderId} that needs to be cancelled is not found.`,
 } as const;

@@ -17,6 +17,15 @@ export interface OrderSummary {
   totalQuantity: number;
   lmtPrice?: number;
   auxPrice?: number;
+  /** TRAIL LIMIT: how far beyond the stop the limit goes. */
+  lmtPriceOffset?: number;
+  trailingPercent?: number;
+  /** Time in force, when not DAY. */
+  tif?: string;
+  /** GTD: IB's expiry text as sent. */
+  goodTillDate?: string;
+  ocaGroup?: string;
+  ocaType?: number;
   status: OrderStatus;
   filled: number;
   remaining: number;
@@ -66,10 +75,23 @@ function orderSummary(order: Order): OrderSummary {
     totalQuantity: order.totalQuantity,
     ...(order.ticket.lmtPrice === undefined ? {} : { lmtPrice: order.ticket.lmtPrice }),
     ...(order.ticket.auxPrice === undefined ? {} : { auxPrice: order.ticket.auxPrice }),
+    ...optionalFields(order),
     status: order.status,
     filled: order.filled,
     remaining: order.remaining,
     parentId: order.ticket.parentId,
+  };
+}
+
+/** The fields of the newer order types, only when set (older summaries stay as they were). */
+function optionalFields(order: Order): Partial<OrderSummary> {
+  const t = order.ticket;
+  return {
+    ...(t.lmtPriceOffset === undefined ? {} : { lmtPriceOffset: t.lmtPriceOffset }),
+    ...(t.trailingPercent === undefined ? {} : { trailingPercent: t.trailingPercent }),
+    ...(t.tif === '' || t.tif === 'DAY' ? {} : { tif: t.tif }),
+    ...(t.goodTillDate === '' ? {} : { goodTillDate: t.goodTillDate }),
+    ...(t.ocaGroup === '' ? {} : { ocaGroup: t.ocaGroup, ocaType: t.ocaType }),
   };
 }
 

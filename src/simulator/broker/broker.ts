@@ -226,7 +226,12 @@ export class Broker {
     session: ClientSession,
     ticket: OrderTicket,
   ): { instrument: Instrument; account: string } | undefined {
-    const verdict = validateOrder(ticket, { market: this.market, ledger: this.ledger, book: this.book });
+    const verdict = validateOrder(ticket, {
+      market: this.market,
+      ledger: this.ledger,
+      book: this.book,
+      nowMs: this.context.clock.now(),
+    });
     if (verdict.accepted) return verdict;
     session.sendError(ticket.orderId, verdict.code, verdict.text);
     return undefined;
@@ -313,6 +318,14 @@ export class Broker {
 
   private evaluate(order: Order): void {
     if (!order.isOpen) return;
+    if (order.isExpired(this.context.clock.now())) {
+      this.cancel(order);
+      return;
+    }
+    if (order.isOnClose && !order.held && !this.waitsForParent(order)) {
+      this.evaluateOnClose(order);
+      return;
+    }
     if (order.held || this.waitsForParent(order) || !this.inTradingHours(order)) {
       this.syncStatus(order);
       return;
@@ -324,6 +337,22 @@ export class Broker {
     }
     // A trailing stop that moved shows its new stop price.
     if (!this.syncStatus(order) && stopChanged) this.report(order);
+  }
+
+  /**
+   * MOC and LOC work through the regular session and execute at its close: the first evaluation after it at
+   * the last price (a LOC whose limit the close does not meet is cancelled, as the exchange does).
+   */
+  private evaluateOnClose(order: Order): void {
+    if (this.market.isRegularHours(order.instrument.conId)) {
+      order.triggered = true;
+      this.syncStatus(order);
+      return;
+    }
+    if (!order.triggered) return void this.syncStatus(order);
+    const fill = order.closingFill(this.market.quote(order.instrument.conId));
+    if (fill) this.fill(order, fill);
+    else this.cancel(order);
   }
 
   /** ORDER_STATUS, OPEN_ORDER, EXECUTION_DATA and COMMISSION_REPORT, then the account follows. */

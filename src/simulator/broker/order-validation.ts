@@ -5,10 +5,11 @@ import type { MarketView } from './market-view';
 import { SUPPORTED_ORDER_TYPES } from './order';
 import type { OrderBook } from './order-book';
 import type { OrderTicket } from './order-ticket';
+import { offTick, timingRefusal, TOUCH_TYPES } from './order-types';
 
 const ACTIONS: readonly string[] = ['BUY', 'SELL', 'SSHORT'];
-const LIMIT_TYPES: readonly string[] = ['LMT', 'STP LMT'];
-const STOP_TYPES: readonly string[] = ['STP', 'STP LMT'];
+const LIMIT_TYPES: readonly string[] = ['LMT', 'STP LMT', 'LOC', 'LIT'];
+const STOP_TYPES: readonly string[] = ['STP', 'STP LMT', ...TOUCH_TYPES];
 const TRAILING_TYPES: readonly string[] = ['TRAIL', 'TRAIL LIMIT'];
 
 /** An order IB would take, with the contract and account it resolved to, or the error IB answers. */
@@ -18,9 +19,11 @@ export type OrderVerdict =
 
 /** What the checks read; they change nothing, so a new order and a modification go through the same. */
 export interface ValidationContext {
-  market: Pick<MarketView, 'resolve'>;
+  market: Pick<MarketView, 'resolve' | 'isRegularHours'>;
   ledger: Pick<Ledger, 'accounts' | 'has'>;
   book: Pick<OrderBook, 'get'>;
+  /** The simulator's clock, for GTD dates and on-close cutoffs. */
+  nowMs: number;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface ValidationContext {
  */
 export function validateOrder(
   ticket: OrderTicket,
-  { market, ledger, book }: ValidationContext,
+  { market, ledger, book, nowMs }: ValidationContext,
 ): OrderVerdict {
   const reject = (code: number, text: string): OrderVerdict => ({ accepted: false, code, text });
   const matches = market.resolve(ticket.contract);
@@ -70,6 +73,16 @@ export function validateOrder(
   ) {
     return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.missingTrailingAmount);
   }
+  if (type === 'REL' && ticket.auxPrice === undefined && ticket.percentOffset === undefined) {
+    return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.missingOffset);
+  }
+  if (offTick(ticket, instrument)) {
+    return reject(BrokerCode.INVALID_PRICE_VARIATION, BrokerMessage.priceVariation);
+  }
+  const timing = timingRefusal(ticket, instrument.conId, market, nowMs);
+  if (timing === 'gtdMissing') return reject(BrokerCode.VALIDATION_FAILED, BrokerMessage.missingGoodTillDate);
+  if (timing === 'gtdPast') return reject(BrokerCode.ORDER_REJECTED, BrokerMessage.goodTillDatePast);
+  if (timing === 'onCloseCutoff') return reject(BrokerCode.ORDER_REJECTED, BrokerMessage.onCloseCutoff);
   if (ticket.parentId > 0) {
     const parent = book.get(ticket.parentId);
     if (!parent || parent.status === 'Cancelled') {

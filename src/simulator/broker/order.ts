@@ -3,6 +3,7 @@ import { roundToTick } from '../market/tick-rounding';
 import type { OrderState } from './broker-state';
 import type { OrderIdentity, OrderStatus } from './order-messages';
 import type { OrderTicket } from './order-ticket';
+import { goodTillMs, ON_CLOSE_TYPES, TOUCH_TYPES } from './order-types';
 
 /** Order types the simulated broker works; anything else is refused with 387. */
 export const SUPPORTED_ORDER_TYPES: readonly string[] = [
@@ -12,9 +13,14 @@ export const SUPPORTED_ORDER_TYPES: readonly string[] = [
   'STP LMT',
   'TRAIL',
   'TRAIL LIMIT',
+  'MOC',
+  'LOC',
+  'MIT',
+  'LIT',
+  'REL',
 ];
 
-const STOP_TYPES: readonly string[] = ['STP', 'STP LMT', 'TRAIL', 'TRAIL LIMIT'];
+const STOP_TYPES: readonly string[] = ['STP', 'STP LMT', 'TRAIL', 'TRAIL LIMIT', ...TOUCH_TYPES];
 const TRAILING_TYPES: readonly string[] = ['TRAIL', 'TRAIL LIMIT'];
 
 export interface Fill {
@@ -33,7 +39,10 @@ export class Order implements OrderIdentity {
   tradedValue = 0;
   /** transmit=0: stored but not working until its group is transmitted. */
   held: boolean;
-  /** A stop-type order whose stop was hit: it now works as a market or limit order. */
+  /**
+   * A stop-type order whose stop was hit: it now works as a market or limit order. For MOC and LOC: the
+   * regular session the order waits to close has been seen.
+   */
   triggered = false;
   trailStop: number | undefined;
   /** Epoch ms the order was filled or cancelled (completed orders report it). */
@@ -113,6 +122,25 @@ export class Order implements OrderIdentity {
     return STOP_TYPES.includes(this.ticket.orderType);
   }
 
+  get isOnClose(): boolean {
+    return ON_CLOSE_TYPES.includes(this.ticket.orderType);
+  }
+
+  /** Whether a GTD order's time has come (IB cancels it then). */
+  isExpired(nowMs: number): boolean {
+    const expiry = goodTillMs(this.ticket);
+    return expiry !== undefined && nowMs >= expiry;
+  }
+
+  /** MOC fills at the close at the last price; LOC too when the limit allows it, else nothing. */
+  closingFill(quote: Quote): Fill | undefined {
+    const price = quote.last > 0 ? quote.last : this.isBuy ? quote.ask : quote.bid;
+    if (!(price > 0) || this.remaining <= 0) return undefined;
+    const limit = this.ticket.orderType === 'LOC' ? this.ticket.lmtPrice : undefined;
+    if (limit !== undefined && (this.isBuy ? price > limit : price < limit)) return undefined;
+    return { quantity: this.remaining, price };
+  }
+
   /** Filled or cancelled: the order stops working. */
   complete(status: 'Filled' | 'Cancelled', epochMs: number): void {
     this.status = status;
@@ -159,12 +187,15 @@ export class Order implements OrderIdentity {
   }
 
   /** The limit an order works at once marketable rules apply; undefined for market orders. */
-  workingLimit(): number | undefined {
+  workingLimit(quote?: Quote): number | undefined {
     const t = this.ticket;
     switch (t.orderType) {
       case 'LMT':
       case 'STP LMT':
+      case 'LIT':
         return t.lmtPrice;
+      case 'REL':
+        return this.relativeLimit(quote);
       case 'TRAIL LIMIT': {
         if (t.lmtPrice !== undefined && t.lmtPriceOffset === undefined) return t.lmtPrice;
         const stop = this.trailStop;
@@ -177,11 +208,27 @@ export class Order implements OrderIdentity {
     }
   }
 
+  /**
+   * REL: pegged to the bid (BUY) or ask (SELL), the offset more aggressive, never beyond limitPrice (a cap when
+   * given). Without a quote it does not work (no price to peg to).
+   */
+  private relativeLimit(quote: Quote | undefined): number {
+    const t = this.ticket;
+    const offset = t.auxPrice ?? 0;
+    const cap = t.lmtPrice !== undefined && t.lmtPrice > 0 ? t.lmtPrice : undefined;
+    if (this.isBuy) {
+      const pegged = (quote?.bid ?? 0) > 0 ? (quote?.bid ?? 0) + offset : 0;
+      return roundToTick(cap === undefined ? pegged : Math.min(pegged, cap), this.instrument.minTick);
+    }
+    const pegged = (quote?.ask ?? 0) > 0 ? (quote?.ask ?? 0) - offset : Infinity;
+    return cap === undefined ? pegged : Math.max(pegged, cap);
+  }
+
   private marketableFill(quote: Quote): Fill | undefined {
     const price = this.isBuy ? quote.ask : quote.bid;
     const size = this.isBuy ? quote.askSize : quote.bidSize;
     if (!(price > 0) || !(size > 0) || this.remaining <= 0) return undefined;
-    const limit = this.workingLimit();
+    const limit = this.workingLimit(quote);
     if (limit !== undefined && (this.isBuy ? price > limit : price < limit)) return undefined;
     return { quantity: Math.min(this.remaining, size), price };
   }
@@ -209,6 +256,8 @@ export class Order implements OrderIdentity {
     if (!(last > 0)) return false;
     const stop = TRAILING_TYPES.includes(this.ticket.orderType) ? this.trailStop : this.ticket.auxPrice;
     if (stop === undefined) return false;
-    return this.isBuy ? last >= stop : last <= stop;
+    // If touched: a buy triggers when the price falls to the trigger, a sell when it rises to it.
+    const touched = TOUCH_TYPES.includes(this.ticket.orderType);
+    return this.isBuy !== touched ? last >= stop : last <= stop;
   }
 }

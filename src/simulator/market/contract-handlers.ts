@@ -1,6 +1,7 @@
 import type { FieldReader } from '../protocol/field-reader';
 import { Request } from '../protocol/message-ids';
 import type { SimulatorContext } from '../simulator-context';
+import { bondContractDataMessage } from './bond-messages';
 import type { Instrument } from './instrument';
 import type { Market } from './market';
 import {
@@ -20,7 +21,7 @@ export const ContractText = {
 /** IB answers a symbol search with at most 16 descriptions. */
 const MAX_SYMBOL_SAMPLES = 16;
 /** Derivatives are found through their underlying, not listed as symbol samples themselves. */
-const SEARCHABLE_SEC_TYPES = new Set(['STK', 'CASH', 'IND']);
+const SEARCHABLE_SEC_TYPES = new Set(['STK', 'CASH', 'IND', 'CRYPTO']);
 
 /** REQ_CONTRACT_DATA, REQ_MATCHING_SYMBOLS and REQ_SEC_DEF_OPT_PARAMS. */
 export function registerContractHandlers(context: SimulatorContext, market: Market): void {
@@ -44,9 +45,10 @@ export function registerContractHandlers(context: SimulatorContext, market: Mark
       const requested = contract.exchange.toUpperCase();
       const exchange =
         requested !== '' && instrument.validExchanges.includes(requested) ? requested : instrument.exchange;
-      session.send(
-        contractDataMessage(reqId, instrument, { exchange, ...market.tradingHours(instrument.conId, now) }),
-      );
+      const extras = { exchange, ...market.tradingHours(instrument.conId, now) };
+      // IB describes a bond in its own message, BOND_CONTRACT_DATA.
+      const message = instrument.secType === 'BOND' ? bondContractDataMessage : contractDataMessage;
+      session.send(message(reqId, instrument, extras));
     }
     session.send(contractDataEndMessage(reqId));
   });
@@ -69,7 +71,7 @@ export function registerContractHandlers(context: SimulatorContext, market: Mark
 
 function findBySecId(market: Market, secIdType: string, secId: string): Instrument[] {
   if (secIdType.toUpperCase() !== 'ISIN') return [];
-  return market.instruments().filter((instrument) => instrument.isin === secId.toUpperCase());
+  return market.lookupInstruments().filter((instrument) => instrument.isin === secId.toUpperCase());
 }
 
 /**
@@ -80,7 +82,7 @@ export function matchingSymbols(market: Market, pattern: string): SymbolSample[]
   const wanted = pattern.trim().toUpperCase();
   if (wanted === '') return [];
   const candidates = market
-    .instruments()
+    .lookupInstruments()
     .filter((instrument) => SEARCHABLE_SEC_TYPES.has(instrument.secType));
   const rank = (instrument: Instrument): number => {
     const symbol = instrument.symbol.toUpperCase();

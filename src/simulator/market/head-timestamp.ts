@@ -13,7 +13,13 @@ const QUOTE_HISTORY_START = Date.UTC(2004, 0, 2);
 /** How long before its last trading day a derivative lists. */
 const LISTED_BEFORE_EXPIRY_DAYS = { FUT: 730, OPT: 365 } as const;
 /** The years a listing of each kind falls in (hashed per contract): [first, last]. */
-const LISTING_YEARS = { STK: [1980, 2006], IND: [1983, 1995], CASH: [1995, 2005] } as const;
+const LISTING_YEARS = {
+  STK: [1980, 2006],
+  IND: [1983, 1995],
+  CASH: [1995, 2005],
+  CRYPTO: [2018, 2021],
+  BOND: [2020, 2024],
+} as const;
 
 /**
  * The earliest data IB's HMDS holds for a contract and data type (reqHeadTimestamp): the first session (its

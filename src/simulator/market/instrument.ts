@@ -1,5 +1,5 @@
 /** Security types the simulated universe holds. */
-export type SecType = 'STK' | 'CASH' | 'FUT' | 'IND' | 'OPT';
+export type SecType = 'STK' | 'CASH' | 'FUT' | 'IND' | 'OPT' | 'CRYPTO' | 'BOND';
 
 /**
  * What a data feed has the user entitled to for this instrument: real-time; delayed only (real-time
@@ -47,6 +47,20 @@ export interface Instrument {
   marketRuleIds?: string;
   /** ISIN, sent as the secIdList entry. */
   isin?: string;
+  /** A bond's terms (BOND only): what BOND_CONTRACT_DATA carries besides the contract. */
+  bond?: BondTerms;
+}
+
+export interface BondTerms {
+  cusip: string;
+  /** Annual coupon, percent of par. */
+  coupon: number;
+  /** YYYYMMDD. */
+  maturity: string;
+  issueDate: string;
+  ratings: string;
+  bondType: string;
+  couponType: string;
 }
 
 /**

@@ -4,6 +4,7 @@ import { HistoricalDataService, type HistoricalDataOptions } from './historical-
 import { HistoricalQueries } from './historical-queries';
 import type { Market } from './market';
 import { MarketDataFeed, type MarketDataFeedOptions } from './market-data-feed';
+import { registerMarketRuleHandler } from './market-rules';
 import { registerOptionCalculations } from './option-calculations';
 import { registerScannerHandlers } from './scanner';
 
@@ -25,6 +26,7 @@ export function registerMarketHandlers(
 ): MarketHandlers {
   registerContractHandlers(context, market);
   registerOptionCalculations(context, market);
+  registerMarketRuleHandler(context);
   const scanner = registerScannerHandlers(context, market);
   const feed = new MarketDataFeed(context, market, options);
   feed.register();

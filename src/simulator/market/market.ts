@@ -1,6 +1,7 @@
 import type { SimulatorClock } from '../control/simulator-clock';
 import type { WireContract } from '../protocol/field-reader';
 import { matchesContract } from './contract-matching';
+import { gridOptions } from './option-grid';
 import type { Entitlement, Instrument, PriceBar, Quote } from './instrument';
 import { summarizeOptionChain, type OptionChainSummary } from './option-chain-summary';
 import { unitHash } from './price-path';
@@ -17,6 +18,7 @@ import {
   YEAR_MS,
   type Listing,
 } from './universe';
+import { catalogFutures, catalogListings } from './universe-catalog';
 
 // Local bindings: hot loops must not look up the global `Math` (slow inside jest's vm contexts).
 const { ceil, floor, log, max, min, round } = Math;
@@ -54,7 +56,11 @@ export class Market {
   /** Every listing ever created, including options that have since dropped out of the chain. */
   private readonly byConId = new Map<number, Listing>();
   /** What is listed on the clock's current New York date. */
-  private current: { day: number; listings: readonly Listing[] } | undefined;
+  private current: { day: number; listings: readonly Listing[]; catalog: readonly Listing[] } | undefined;
+  /** The catalog's fixed instruments (see universe-catalog): found by lookups, not in {@link instruments}. */
+  private readonly catalogFixed: Listing[];
+  /** Options created on request from the listed grid (see option-grid), found again by conId. */
+  private readonly gridConIds = new Set<number>();
   private readonly entitlementBySymbol = new Map<string, Entitlement>();
   private readonly entitlementByConId = new Map<number, Entitlement>();
   private readonly extremes = new Map<number, SessionExtremes>();
@@ -64,9 +70,20 @@ export class Market {
     this.clock = options.clock;
     this.fixedListings = staticListings(this.seed);
     for (const listing of this.fixedListings) this.register(listing);
+    this.catalogFixed = catalogListings(this.seed);
+    for (const listing of this.catalogFixed) this.register(listing);
   }
 
-  /** Every instrument listed on the clock's current date (option chains and futures roll with it). */
+  /** What a client can look up (contract details, symbol search): the core universe and the catalog. */
+  lookupInstruments(): readonly Instrument[] {
+    const core = this.instruments();
+    return [...core, ...(this.current?.catalog ?? []).map((listing) => listing.instrument)];
+  }
+
+  /**
+   * Every instrument of the core universe listed on the clock's current date (option chains and futures
+   * roll with it); the catalog's instruments are in {@link lookupInstruments} only.
+   */
   instruments(): readonly Instrument[] {
     return this.listed().map((listing) => listing.instrument);
   }
@@ -78,9 +95,31 @@ export class Market {
 
   /** Instruments matching a request's contract the way IB matches them (see contract-handlers). */
   resolve(contract: WireContract): Instrument[] {
-    return this.listed()
-      .map((listing) => listing.instrument)
-      .filter((instrument) => matchesContract(instrument, contract));
+    const listed = this.lookupInstruments().filter((instrument) => matchesContract(instrument, contract));
+    if (listed.length > 0) return listed;
+    const day = easternDay(this.clock.now());
+    const synthesized = this.byConId.get(contract.conId)?.instrument;
+    if (
+      synthesized &&
+      this.gridConIds.has(contract.conId) &&
+      (synthesized.lastTradeDate ?? '') >= wallDate(day) &&
+      matchesContract(synthesized, contract)
+    )
+      return [synthesized];
+    // An option on the listed grid but outside today's chain summary is created when first asked for.
+    const dayStart = fromWall('US/Eastern', day);
+    const center = (conId: number): number | undefined => {
+      const underlying = this.byConId.get(conId);
+      return underlying ? this.midPrice(underlying, dayStart) : undefined;
+    };
+    const options = gridOptions(this.seed, contract, day, center).map((listing) => {
+      const known = this.byConId.get(listing.instrument.conId) ?? listing;
+      if (known === listing) this.register(listing);
+      return known.instrument;
+    });
+    const matching = options.filter((instrument) => matchesContract(instrument, contract));
+    for (const instrument of matching) this.gridConIds.add(instrument.conId);
+    return matching;
   }
 
   /** Makes an instrument (by conId) or every instrument of a symbol real-time, delayed-only or unsubscribed. */
@@ -116,7 +155,7 @@ export class Market {
   /** Security types of the derivatives listed on an instrument (for symbol samples): OPT, FUT. */
   derivativeSecTypes(underlying: Instrument): string[] {
     const types = new Set<string>();
-    for (const { instrument } of this.listed()) {
+    for (const instrument of this.lookupInstruments()) {
       if (instrument.underlyingConId === underlying.conId) types.add(instrument.secType);
     }
     return [...types].sort();
@@ -232,9 +271,16 @@ export class Market {
         derivatives.push(...optionChain(this.seed, index, spec, day, center));
       });
       // Contracts still listed from an earlier day keep their listing (and entitlement).
-      const listings = derivatives.map((listing) => this.byConId.get(listing.instrument.conId) ?? listing);
-      for (const listing of listings) if (!this.byConId.has(listing.instrument.conId)) this.register(listing);
-      this.current = { day, listings: [...this.fixedListings, ...listings] };
+      const known = (listing: Listing): Listing => this.byConId.get(listing.instrument.conId) ?? listing;
+      const listings = derivatives.map(known);
+      const futures = catalogFutures(this.seed, day).map(known);
+      for (const listing of [...listings, ...futures])
+        if (!this.byConId.has(listing.instrument.conId)) this.register(listing);
+      this.current = {
+        day,
+        listings: [...this.fixedListings, ...listings],
+        catalog: [...this.catalogFixed, ...futures],
+      };
     }
     return this.current.listings;
   }

@@ -10,6 +10,7 @@ const IANA_ZONE: Record<string, string> = {
   'US/Eastern': 'America/New_York',
   'US/Central': 'America/Chicago',
   'America/Mexico_City': 'America/Mexico_City',
+  MET: 'Europe/Berlin',
 };
 
 /** Milliseconds of wall-clock time: the local date and time written as if it were UTC. */
@@ -87,6 +88,29 @@ export const Schedules = {
     timeZoneId: 'America/Mexico_City',
     extendedHoursActivity: 1,
     sessions: weekdays.map((day) => ({ start: at(day, 8, 30), end: at(day, 15) })),
+  },
+  /** Xetra's DAX and Euro Stoxx 50 index calculation: 09:00-17:30 Frankfurt ("MET", as IB names it). */
+  eurexIndex: {
+    timeZoneId: 'MET',
+    extendedHoursActivity: 1,
+    sessions: weekdays.map((day) => ({ start: at(day, 9), end: at(day, 17, 30) })),
+  },
+  /** EUREX equity index futures (FDAX, FESX): 01:10-22:00 Frankfurt, regular hours 09:00-17:30. */
+  eurexFutures: {
+    timeZoneId: 'MET',
+    extendedHoursActivity: 0.15,
+    sessions: weekdays.map((day) => ({
+      start: at(day, 1, 10),
+      end: at(day, 22),
+      liquidStart: at(day, 9),
+      liquidEnd: at(day, 17, 30),
+    })),
+  },
+  /** PAXOS crypto: every day of the week, around the clock but for a minute at midnight ET. */
+  crypto: {
+    timeZoneId: 'US/Eastern',
+    extendedHoursActivity: 1,
+    sessions: [0, 1, 2, 3, 4, 5, 6].map((day) => ({ start: at(day, 0), end: at(day, 23, 59) })),
   },
 } satisfies Record<string, TradingSchedule>;
 

@@ -1,5 +1,6 @@
 import type { Instrument } from './instrument';
 import { PricePath, VolumeCurve } from './price-path';
+import type { StockSpec } from './universe-stocks';
 import {
   fromWall,
   Schedules,
@@ -40,7 +41,7 @@ export interface Listing {
 }
 
 const calendars = new Map<TradingSchedule, TradingCalendar>();
-function calendarOf(schedule: TradingSchedule): TradingCalendar {
+export function calendarOf(schedule: TradingSchedule): TradingCalendar {
   let calendar = calendars.get(schedule);
   if (!calendar) {
     calendar = new TradingCalendar(schedule);
@@ -49,12 +50,12 @@ function calendarOf(schedule: TradingSchedule): TradingCalendar {
   return calendar;
 }
 
-function tradingMsPerYear(calendar: TradingCalendar): number {
+export function tradingMsPerYear(calendar: TradingCalendar): number {
   return calendar.tradingMsPerWeek * WEEKS_PER_YEAR;
 }
 
 /** Volume per liquid-equivalent ms so that a full session trades `dailyVolume`. */
-function volumeRate(calendar: TradingCalendar, dailyVolume: number): number {
+export function volumeRate(calendar: TradingCalendar, dailyVolume: number): number {
   const sessionsPerWeek = calendar.schedule.sessions.length;
   return dailyVolume / (calendar.activityMsPerWeek / sessionsPerWeek);
 }
@@ -87,7 +88,7 @@ const STOCK_ORDER_TYPES = [
   'TRAILLIMIT',
   'WHATIF',
 ];
-const FX_ORDER_TYPES = [
+export const FX_ORDER_TYPES = [
   'ACTIVETIM',
   'ALERT',
   'ALLOC',
@@ -107,7 +108,7 @@ const FX_ORDER_TYPES = [
   'TRAILLIMIT',
   'WHATIF',
 ];
-const DERIVATIVE_ORDER_TYPES = [
+export const DERIVATIVE_ORDER_TYPES = [
   'ACTIVETIM',
   'ALERT',
   'ALLOC',
@@ -127,22 +128,8 @@ const DERIVATIVE_ORDER_TYPES = [
   'WHATIF',
 ];
 
-interface StockSpec {
-  symbol: string;
-  conId: number;
-  primaryExchange: string;
-  longName: string;
-  industry: string;
-  category: string;
-  stockType: 'COMMON' | 'ETF';
-  price: number;
-  volatility: number;
-  dailyVolume: number;
-  isin: string;
-}
-
 /** US stocks and ETFs on SMART (conIds are IB's real ones). */
-const US_STOCKS: StockSpec[] = [
+export const US_STOCKS: StockSpec[] = [
   {
     symbol: 'AAPL',
     conId: 265598,
@@ -324,7 +311,7 @@ const US_STOCK_EXCHANGES = [
   'IBKRATS',
 ];
 
-function usStock(seed: number, spec: StockSpec): Listing {
+export function usStock(seed: number, spec: StockSpec): Listing {
   const calendar = calendarOf(Schedules.usEquity);
   const exchanges = US_STOCK_EXCHANGES.includes(spec.primaryExchange)
     ? US_STOCK_EXCHANGES
@@ -576,14 +563,14 @@ export function easternDay(epochMs: number): number {
 }
 
 /** Third Friday of a month (wall midnight). */
-function thirdFriday(year: number, month: number): number {
+export function thirdFriday(year: number, month: number): number {
   const first = Date.UTC(year, month, 1);
   const weekday = new Date(first).getUTCDay();
   const firstFriday = first + ((5 - weekday + 7) % 7) * DAY;
   return firstFriday + 14 * DAY;
 }
 
-const FUTURE_MONTH_CODES = 'FGHJKMNQUVXZ';
+export const FUTURE_MONTH_CODES = 'FGHJKMNQUVXZ';
 
 /** The next two quarterly E-mini S&P 500 futures not yet expired on `today` (wall midnight ET). */
 export function esFutures(seed: number, today: number): Listing[] {
@@ -754,7 +741,6 @@ export function optionChain(
   today: number,
   centerPrice: number,
 ): Listing[] {
-  const calendar = calendarOf(Schedules.usRegularOnly);
   const atTheMoney = round(centerPrice / spec.strikeStep) * spec.strikeStep;
   const strikes: number[] = [];
   for (let i = -spec.strikesEachSide; i <= spec.strikesEachSide; i++) {
@@ -763,60 +749,73 @@ export function optionChain(
   }
   const listings: Listing[] = [];
   for (const expiry of optionExpirations(today)) {
-    const expiryDate = wallDate(expiry);
-    const expiryMs = fromWall('US/Eastern', expiry + 16 * 3_600_000);
     for (const strike of strikes) {
       for (const right of ['C', 'P'] as const) {
-        const conId = optionConId(chainIndex, right, expiry, strike);
-        const moneyness = abs(log(strike / centerPrice));
-        listings.push({
-          instrument: {
-            conId,
-            symbol: spec.symbol,
-            secType: 'OPT',
-            exchange: 'SMART',
-            primaryExchange: '',
-            currency: 'USD',
-            localSymbol: occSymbol(spec.symbol, expiryDate, right, strike),
-            tradingClass: spec.symbol,
-            multiplier: 100,
-            minTick: 0.01,
-            longName: spec.symbol === 'SPY' ? 'SPDR S&P 500 ETF TRUST' : 'APPLE INC',
-            industry: '',
-            category: '',
-            marketName: spec.symbol,
-            lastTradeDate: expiryDate,
-            contractMonth: expiryDate.slice(0, 6),
-            strike,
-            right,
-            underlyingConId: spec.underlyingConId,
-            underlyingSymbol: spec.symbol,
-            timeZoneId: calendar.timeZoneId,
-            entitlement: 'realtime',
-            validExchanges: OPTION_EXCHANGES,
-            orderTypes: DERIVATIVE_ORDER_TYPES,
-            marketRuleIds: OPTION_EXCHANGES.map(() => '32').join(','),
-          },
-          calendar,
-          price: {
-            kind: 'option',
-            underlyingConId: spec.underlyingConId,
-            impliedVol: spec.impliedVol,
-            expiryMs,
-          },
-          volume: new VolumeCurve(
-            seed,
-            `OPT${conId}`,
-            volumeRate(calendar, spec.dailyVolume * exp(-12 * moneyness)),
-          ),
-          spreadFraction: 0.02,
-          lot: 1,
-          maxLots: 80,
-        });
+        listings.push(optionListing(seed, chainIndex, spec, { expiry, strike, right }, centerPrice));
       }
     }
   }
   return listings;
+}
+
+/** One option of a chain: expiry (wall midnight ET), strike and right; volume fades away from `centerPrice`. */
+export function optionListing(
+  seed: number,
+  chainIndex: number,
+  spec: OptionChainSpec,
+  terms: { expiry: number; strike: number; right: 'C' | 'P' },
+  centerPrice: number,
+): Listing {
+  const { expiry, strike, right } = terms;
+  const calendar = calendarOf(Schedules.usRegularOnly);
+  const expiryDate = wallDate(expiry);
+  const expiryMs = fromWall('US/Eastern', expiry + 16 * 3_600_000);
+  const conId = optionConId(chainIndex, right, expiry, strike);
+  const moneyness = abs(log(strike / centerPrice));
+  return {
+    instrument: {
+      conId,
+      symbol: spec.symbol,
+      secType: 'OPT',
+      exchange: 'SMART',
+      primaryExchange: '',
+      currency: 'USD',
+      localSymbol: occSymbol(spec.symbol, expiryDate, right, strike),
+      tradingClass: spec.symbol,
+      multiplier: 100,
+      minTick: 0.01,
+      longName: spec.symbol === 'SPY' ? 'SPDR S&P 500 ETF TRUST' : 'APPLE INC',
+      industry: '',
+      category: '',
+      marketName: spec.symbol,
+      lastTradeDate: expiryDate,
+      contractMonth: expiryDate.slice(0, 6),
+      strike,
+      right,
+      underlyingConId: spec.underlyingConId,
+      underlyingSymbol: spec.symbol,
+      timeZoneId: calendar.timeZoneId,
+      entitlement: 'realtime',
+      validExchanges: OPTION_EXCHANGES,
+      orderTypes: DERIVATIVE_ORDER_TYPES,
+      marketRuleIds: OPTION_EXCHANGES.map(() => '32').join(','),
+    },
+    calendar,
+    price: {
+      kind: 'option',
+      underlyingConId: spec.underlyingConId,
+      impliedVol: spec.impliedVol,
+      expiryMs,
+    },
+    volume: new VolumeCurve(
+      seed,
+      `OPT${conId}`,
+      volumeRate(calendar, spec.dailyVolume * exp(-12 * moneyness)),
+    ),
+    spreadFraction: 0.02,
+    lot: 1,
+    maxLots: 80,
+  };
 }
 
 /** Standard normal cumulative distribution (Abramowitz-Stegun 26.2.17, error < 7.5e-8). */

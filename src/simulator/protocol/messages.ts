@@ -22,6 +22,11 @@ export function nextValidIdMessage(orderId: number): WireValue[] {
   return [Reply.NEXT_VALID_ID, 1, orderId];
 }
 
+/** USER_INFO (no version): the white-branding id, empty for an account opened directly with IB. */
+export function userInfoMessage(reqId: number, whiteBrandingId: string): WireValue[] {
+  return [Reply.USER_INFO, reqId, whiteBrandingId];
+}
+
 export function currentTimeMessage(epochSeconds: number): WireValue[] {
   return [Reply.CURRENT_TIME, 1, epochSeconds];
 }
