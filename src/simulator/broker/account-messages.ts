@@ -159,10 +159,13 @@ export function accountSummaryEndMessage(reqId: number): WireValue[] {
 
 /** POSITION version 3; IB names the position's exchange by the primary listing. */
 export function positionMessage(position: Position): WireValue[] {
+  return [Reply.POSITION, 3, ...positionFields(position)];
+}
+
+/** A position as POSITION and POSITION_MULTI carry it: account, contract, quantity, average cost. */
+export function positionFields(position: Position): WireValue[] {
   const instrument = position.instrument;
   return [
-    Reply.POSITION,
-    3,
     position.account,
     instrument.conId,
     instrument.symbol,

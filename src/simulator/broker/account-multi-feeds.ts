@@ -4,9 +4,8 @@ import type { FieldReader } from '../protocol/field-reader';
 import { Reply, Request } from '../protocol/message-ids';
 import type { SimulatorContext } from '../simulator-context';
 import type { Ledger, Position } from './account';
-import { accountUpdateRows, type AccountRow } from './account-messages';
+import { accountUpdateRows, positionFields, type AccountRow } from './account-messages';
 import { BrokerCode, BrokerMessage } from './broker-codes';
-import { multiplierText, wireNumber } from './order-messages';
 
 /** What a model-aware request asks for: one account (or every one) and a model code (none here). */
 interface MultiScope {
@@ -39,27 +38,7 @@ const rowKey = (account: string, row: AccountRow): string => `${account}\0${row.
 
 /** POSITION_MULTI version 1: the position's contract block (exchange as in POSITION), then the model code. */
 export function positionMultiMessage(reqId: number, position: Position, modelCode: string): WireValue[] {
-  const instrument = position.instrument;
-  return [
-    Reply.POSITION_MULTI,
-    1,
-    reqId,
-    position.account,
-    instrument.conId,
-    instrument.symbol,
-    instrument.secType,
-    instrument.lastTradeDate ?? '',
-    instrument.strike ?? 0,
-    instrument.right ?? '',
-    multiplierText(instrument),
-    instrument.primaryExchange !== '' ? instrument.primaryExchange : instrument.exchange,
-    instrument.currency,
-    instrument.localSymbol,
-    instrument.tradingClass,
-    wireNumber(position.quantity),
-    wireNumber(position.averageCost),
-    modelCode,
-  ];
+  return [Reply.POSITION_MULTI, 1, reqId, ...positionFields(position), modelCode];
 }
 
 export function positionMultiEndMessage(reqId: number): WireValue[] {
