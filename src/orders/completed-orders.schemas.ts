@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { gatewayArgument } from '../common/gateway-argument';
-import { OrderContract } from './orders.schemas';
+import { accountFilter, OrderContract } from './orders.schemas';
 
 const isoTime = (description: string) =>
   z.iso
@@ -9,12 +9,7 @@ const isoTime = (description: string) =>
     .describe(description);
 
 export const CompletedOrdersInput = z.strictObject({
-  account: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9]{1,20}$/, 'must be an IB account id such as DU1234567')
-    .optional()
-    .describe('Only orders of this account'),
+  account: accountFilter.describe('Only orders of this account'),
   since: isoTime('Only orders completed at or after this time (ISO 8601)'),
   until: isoTime('Only orders completed before this time (ISO 8601)'),
   limit: z

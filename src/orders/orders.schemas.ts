@@ -238,6 +238,13 @@ export const OrderStatusInput = z
     }
   });
 
+/** An optional account to filter a listing by (the journal, completed orders). */
+export const accountFilter = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9]{1,20}$/, 'must be an IB account id such as DU1234567')
+  .optional();
+
 export const OrderJournalInput = z.strictObject({
   limit: z
     .number()
@@ -251,12 +258,7 @@ export const OrderJournalInput = z.strictObject({
     .optional()
     .describe('Only entries at or after this time (ISO 8601)'),
   orderId: orderIdField.optional().describe('Only entries about this order id'),
-  account: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9]{1,20}$/, 'must be an IB account id such as DU1234567')
-    .optional()
-    .describe("Only entries about this account's orders"),
+  account: accountFilter.describe("Only entries about this account's orders"),
   ...gatewayArgument,
 });
 

@@ -1,5 +1,4 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CONFIG_DEFAULTS } from '../../../src/config/config.schema';
 import type { RunningService } from '../../../src/main';
 import type {
   HeadTimestamp,
@@ -10,8 +9,7 @@ import type {
 import { headTimestampMs } from '../../../src/simulator/market/head-timestamp';
 import type { Instrument } from '../../../src/simulator/market/instrument';
 import type { IbGatewaySimulator } from '../../../src/simulator/simulator';
-import { connectMcpClient, startTestService, testConfig } from '../service/service-harness';
-import { upstreamRequests } from './market-data-support';
+import { startMarketDataService, upstreamRequests } from './market-data-support';
 
 /** Wednesday 2026-11-18 16:30 New York: regular hours closed at 16:00; FX (the watchdog's probe) trades. */
 const WEDNESDAY_AFTER_CLOSE = Date.UTC(2026, 10, 18, 21, 30);
@@ -40,15 +38,7 @@ describe('market data history: head timestamps, Time & Sales and histograms over
   let brokerBefore: string;
 
   beforeAll(async () => {
-    service = await startTestService(
-      testConfig({ security: { ...CONFIG_DEFAULTS.security, rateLimitPerMinute: 100_000 } }),
-    );
-    simulator = service.simulator as IbGatewaySimulator;
-    simulator.setClock(WEDNESDAY_AFTER_CLOSE);
-    mcp = await connectMcpClient(service);
-    serviceClientId = (
-      (await (await fetch(`${service.urls.base}/connection/status`)).json()) as { clientId: number }
-    ).clientId;
+    ({ service, simulator, mcp, serviceClientId } = await startMarketDataService(WEDNESDAY_AFTER_CLOSE));
     brokerBefore = JSON.stringify(simulator.broker.snapshot());
   });
 

@@ -1,4 +1,8 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CONFIG_DEFAULTS } from '../../../src/config/config.schema';
+import type { RunningService } from '../../../src/main';
 import type { IbGatewaySimulator } from '../../../src/simulator/simulator';
+import { connectMcpClient, startTestService, testConfig } from '../service/service-harness';
 
 /** ERR_MSG, as the simulator sends it: [4, version, id, code, text, advancedOrderRejectJson]. */
 const ERR_MSG = 4;
@@ -76,4 +80,24 @@ export async function readEvents(response: Response, events: ServerSentEvent[]):
   } catch (error) {
     if ((error as Error).name !== 'AbortError') throw error;
   }
+}
+
+/** The service for market-data tests: a high rate limit, the simulator's clock at `clock`, an MCP client. */
+export async function startMarketDataService(clock: number): Promise<{
+  service: RunningService;
+  simulator: IbGatewaySimulator;
+  mcp: Client;
+  /** The service's own session at the simulator (other clients' requests are not the service's). */
+  serviceClientId: number;
+}> {
+  const service = await startTestService(
+    testConfig({ security: { ...CONFIG_DEFAULTS.security, rateLimitPerMinute: 100_000 } }),
+  );
+  const simulator = service.simulator as IbGatewaySimulator;
+  simulator.setClock(clock);
+  const mcp = await connectMcpClient(service);
+  const serviceClientId = (
+    (await (await fetch(`${service.urls.base}/connection/status`)).json()) as { clientId: number }
+  ).clientId;
+  return { service, simulator, mcp, serviceClientId };
 }

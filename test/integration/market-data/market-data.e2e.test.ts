@@ -7,14 +7,18 @@ import {
   BarSizeSetting,
   type Contract,
 } from '@stoqey/ib';
-import { CONFIG_DEFAULTS } from '../../../src/config/config.schema';
 import type { RunningService } from '../../../src/main';
 import { MarketDataStreams } from '../../../src/market-data/market-data-streams';
 import type { HistoricalBars, Quote } from '../../../src/market-data/market-data.schemas';
 import type { IbGatewaySimulator } from '../../../src/simulator/simulator';
 import { connectClient, disconnectAllClients, type TestClient } from '../../support/ib-client';
-import { connectMcpClient, startTestService, testConfig } from '../service/service-harness';
-import { readEvents, upstreamRequests, waitFor, type ServerSentEvent } from './market-data-support';
+import {
+  readEvents,
+  startMarketDataService,
+  upstreamRequests,
+  waitFor,
+  type ServerSentEvent,
+} from './market-data-support';
 
 /** Wednesday 2026-11-18 11:00 in New York: US stocks trade. */
 const WEDNESDAY_MORNING = Date.UTC(2026, 10, 18, 16, 0);
@@ -48,16 +52,8 @@ describe('market data: REST and MCP against the simulator', () => {
   let serviceClientId: number;
 
   beforeAll(async () => {
-    service = await startTestService(
-      testConfig({ security: { ...CONFIG_DEFAULTS.security, rateLimitPerMinute: 100_000 } }),
-    );
-    simulator = service.simulator as IbGatewaySimulator;
-    simulator.setClock(WEDNESDAY_MORNING);
-    mcp = await connectMcpClient(service);
+    ({ service, simulator, mcp, serviceClientId } = await startMarketDataService(WEDNESDAY_MORNING));
     raw = await connectClient(simulator.port);
-    serviceClientId = (
-      (await (await fetch(`${service.urls.base}/connection/status`)).json()) as { clientId: number }
-    ).clientId;
     // The watchdog's probe subscription opens soon after connecting; counts of IB subscriptions below are
     // only stable once it streams.
     const deadline = Date.now() + 15_000;

@@ -1,5 +1,4 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CONFIG_DEFAULTS } from '../../../src/config/config.schema';
 import type { RunningService } from '../../../src/main';
 import type {
   OptionCalculation,
@@ -13,10 +12,10 @@ import { openInterest } from '../../../src/simulator/market/option-ticks';
 import { OPTION_CHAINS } from '../../../src/simulator/market/universe';
 import type { IbGatewaySimulator } from '../../../src/simulator/simulator';
 import { AAPL_CON_ID, MARKET_OPEN } from '../orders/orders-harness';
-import { connectMcpClient, startTestService, testConfig } from '../service/service-harness';
 import {
   readEvents,
   sentErrorCodes,
+  startMarketDataService,
   upstreamRequests,
   waitFor,
   type ServerSentEvent,
@@ -43,15 +42,7 @@ describe('option analytics: REST and MCP against the simulator', () => {
   let expiry: string;
 
   beforeAll(async () => {
-    service = await startTestService(
-      testConfig({ security: { ...CONFIG_DEFAULTS.security, rateLimitPerMinute: 100_000 } }),
-    );
-    simulator = service.simulator as IbGatewaySimulator;
-    simulator.setClock(MARKET_OPEN);
-    mcp = await connectMcpClient(service);
-    serviceClientId = (
-      (await (await fetch(`${service.urls.base}/connection/status`)).json()) as { clientId: number }
-    ).clientId;
+    ({ service, simulator, mcp, serviceClientId } = await startMarketDataService(MARKET_OPEN));
     const spot = simulator.market.quote(AAPL_CON_ID).last;
     const options = simulator.market
       .instruments()
