@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { startControlServer, type ControlServer } from './control/control-http-server';
 import { GATEWAY_STATES, type GatewayState } from './control/gateway-login';
 import { IbGatewaySimulator } from './simulator';
+import { ServerVersion } from './protocol/versions';
 
 export interface RunSimulatorOptions {
   host: string;
@@ -46,7 +47,9 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<Runnin
     options.controlPort === undefined
       ? undefined
       : await startControlServer(simulator, { host: options.host, port: options.controlPort });
-  console.log(`IB Gateway simulator listening on ${options.host}:${port} (TWS API, server version 193)`);
+  console.log(
+    `IB Gateway simulator listening on ${options.host}:${port} (TWS API, server versions ${ServerVersion.OLDEST} to ${ServerVersion.NEWEST})`,
+  );
   console.log(
     `  accounts: ${options.accounts.join(', ')}   seed: ${options.seed}   state: ${simulator.login.state}`,
   );

@@ -13,7 +13,13 @@ const openClients = new Set<IBApiNext>();
 /** Connects @stoqey/ib's IBApiNext to a simulator over TCP and waits until requests flow. */
 export async function connectClient(
   port: number,
-  options: { clientId?: number; reconnectInterval?: number; maxReqPerSec?: number } = {},
+  options: {
+    clientId?: number;
+    reconnectInterval?: number;
+    maxReqPerSec?: number;
+    /** The protocol versions the client offers in its handshake; default @stoqey/ib's own (v100..193). */
+    offerVersions?: { min: number; max: number };
+  } = {},
 ): Promise<TestClient> {
   const ib = new IBApiNext({
     host: '127.0.0.1',
@@ -21,6 +27,7 @@ export async function connectClient(
     reconnectInterval: options.reconnectInterval ?? 0,
     maxReqPerSec: options.maxReqPerSec ?? 40,
   });
+  if (options.offerVersions) offerVersions(ib, options.offerVersions);
   const errors: IBApiNextError[] = [];
   ib.error.subscribe((error) => errors.push(error));
   openClients.add(ib);
@@ -61,4 +68,30 @@ export function disconnectAllClients(): void {
 /** Codes of decode errors: a test that sees one has found a wire-format bug. */
 export function decodeErrors(errors: readonly IBApiNextError[]): IBApiNextError[] {
   return errors.filter((error) => error.code === ErrorCode.UNKNOWN_ID);
+}
+
+/** The part of @stoqey/ib's socket that writes the handshake's version range ("v100..193"). */
+interface HandshakeSocket {
+  buildVersionString(min: number, max: number): string;
+  serverVersion: number;
+}
+
+function socketOf(ib: IBApiNext): HandshakeSocket {
+  // @stoqey/ib has no option for the offered range: reach its socket (IBApiNext.api.controller.socket).
+  const internals = ib as unknown as { api: { controller: { socket: HandshakeSocket } } };
+  return internals.api.controller.socket;
+}
+
+/**
+ * Makes `ib` offer another version range, as an older client would. Its encoder and decoder then write
+ * and read for the version the server answers with, as they do for any server.
+ */
+function offerVersions(ib: IBApiNext, range: { min: number; max: number }): void {
+  const socket = socketOf(ib);
+  socket.buildVersionString = () => (range.min < range.max ? `v${range.min}..${range.max}` : `v${range.min}`);
+}
+
+/** The protocol version the server answered the handshake with. */
+export function negotiatedVersion(ib: IBApiNext): number {
+  return socketOf(ib).serverVersion;
 }

@@ -1,8 +1,16 @@
 import type { Socket } from 'node:net';
-import { encodeFrame, FrameReader, parseVersionRange, ProtocolViolation, type WireValue } from './framing';
-import { FieldReader, MalformedRequest } from './field-reader';
-import { Request, SERVER_VERSION } from './message-ids';
+import {
+  encodeFrame,
+  fieldsAt,
+  FrameReader,
+  ProtocolViolation,
+  type WireScalar,
+  type WireValue,
+} from './framing';
+import { FieldReader, InvalidRequest, MalformedRequest } from './field-reader';
+import { Request, requestIdPosition } from './message-ids';
 import { Code, errorMessage, NO_REQUEST_ID, SystemMessage } from './messages';
+import { negotiateVersion, parseVersionRange, ServerVersion } from './versions';
 
 /** What a request handler sees of the connection that sent the request. */
 export interface ClientSession {
@@ -10,7 +18,10 @@ export interface ClientSession {
   readonly connectionId: number;
   /** The API client id from START_API (undefined before it). */
   readonly clientId: number | undefined;
+  /** The protocol version agreed in the handshake: every message is written and read for it. */
+  readonly serverVersion: number;
   readonly isOpen: boolean;
+  /** Sends one message, keeping the version-gated fields this session's version has. */
   send(fields: readonly WireValue[]): void;
   /** The messages `work` sends leave in one write: a feed cycle costs one system call, not one per tick. */
   batch(work: () => void): void;
@@ -28,8 +39,8 @@ export interface SessionHooks {
   /** START_API arrived: accept (return true) or refuse (e.g. client id in use). */
   onStartApi(session: ClientSession, clientId: number): boolean;
   handlerFor(messageId: number): RequestHandler | undefined;
-  /** Every outgoing message, for fidelity checks and debugging. */
-  onOutgoing(session: ClientSession, fields: readonly WireValue[]): void;
+  /** Every outgoing message as it went out, for fidelity checks and debugging. */
+  onOutgoing(session: ClientSession, fields: readonly WireScalar[]): void;
   onIncoming(session: ClientSession, fields: readonly string[]): void;
   /** Requests per second allowed before error 100 and the disconnect. */
   maxMessagesPerSecond: number;
@@ -45,6 +56,7 @@ export class TwsClientSession implements ClientSession {
   private started = false;
   private closed = false;
   clientId: number | undefined;
+  serverVersion: number = ServerVersion.NEWEST;
 
   constructor(
     readonly connectionId: number,
@@ -63,8 +75,9 @@ export class TwsClientSession implements ClientSession {
 
   send(fields: readonly WireValue[]): void {
     if (!this.isOpen) return;
-    this.hooks.onOutgoing(this, fields);
-    this.socket.write(encodeFrame(fields));
+    const sent = fieldsAt(this.serverVersion, fields);
+    this.hooks.onOutgoing(this, sent);
+    this.socket.write(encodeFrame(sent));
   }
 
   batch(work: () => void): void {
@@ -123,18 +136,25 @@ export class TwsClientSession implements ClientSession {
 
   private answerHandshake(versionRange: string): void {
     const range = parseVersionRange(versionRange);
-    if (!range || range.max < SERVER_VERSION || range.min > SERVER_VERSION) {
-      // Real TWS answers with its own version and lets the client refuse; we do the same.
-      this.hooks.log(`connection ${this.connectionId}: client offers ${versionRange}`);
+    const version = range && negotiateVersion(range);
+    if (version === undefined) {
+      // No version both sides speak: IB Gateway closes the connection without a word.
+      this.hooks.log(
+        `connection ${this.connectionId}: client offers ${versionRange}; the simulator speaks ` +
+          `v${ServerVersion.OLDEST}..${ServerVersion.NEWEST}; closing`,
+      );
+      this.socket.destroy();
+      return;
     }
-    this.send([SERVER_VERSION, this.hooks.connectionTime()]);
+    this.serverVersion = version;
+    this.send([version, this.hooks.connectionTime()]);
   }
 
   private dispatch(fields: readonly string[]): void {
     this.hooks.onIncoming(this, fields);
     if (this.exceedsMessageRate()) return;
     const messageId = Number(fields[0]);
-    const request = new FieldReader(fields);
+    const request = new FieldReader(fields, this.serverVersion);
     try {
       request.skip(1);
       if (messageId === Request.START_API) {
@@ -144,14 +164,26 @@ export class TwsClientSession implements ClientSession {
       if (!this.started) return; // TWS ignores requests before START_API
       const handler = this.hooks.handlerFor(messageId);
       if (!handler) {
-        this.hooks.log(`connection ${this.connectionId}: no handler for message ${messageId}`);
+        this.refuse(fields, Code.UNREADABLE_REQUEST, SystemMessage.unknownMessage(fields[0] ?? ''));
         return;
       }
       handler(this, request);
     } catch (error) {
-      if (!(error instanceof MalformedRequest)) throw error;
-      this.hooks.log(`connection ${this.connectionId}: malformed message ${messageId}: ${error.message}`);
+      if (error instanceof MalformedRequest) {
+        this.refuse(fields, Code.UNREADABLE_REQUEST, SystemMessage.unreadableRequest(error.message));
+      } else if (error instanceof InvalidRequest) {
+        this.refuse(fields, Code.INVALID_REQUEST, SystemMessage.invalidRequest(error.message));
+      } else {
+        throw error;
+      }
     }
+  }
+
+  /** IB answers a request it cannot read or accept with 320/321 for that request's id, never with silence. */
+  private refuse(fields: readonly string[], code: number, text: string): void {
+    const id = requestIdOf(fields, this.serverVersion);
+    this.hooks.log(`connection ${this.connectionId}: message ${fields[0] ?? '?'} refused (${code}): ${text}`);
+    this.sendError(id, code, text);
   }
 
   private startApi(request: FieldReader): void {
@@ -185,4 +217,11 @@ export class TwsClientSession implements ClientSession {
     this.markClosed();
     return true;
   }
+}
+
+/** Where a request carries its id, so a refusal reaches the caller waiting on it; -1 when unknown. */
+function requestIdOf(fields: readonly string[], serverVersion: number): number {
+  const position = requestIdPosition(Number(fields[0]), serverVersion);
+  const id = position === undefined ? NaN : Number(fields[position]);
+  return Number.isInteger(id) ? id : NO_REQUEST_ID;
 }

@@ -1,3 +1,5 @@
+import { ServerVersion } from './versions';
+
 /** The 12-field contract block that most requests carry. */
 export interface WireContract {
   conId: number;
@@ -14,13 +16,28 @@ export interface WireContract {
   tradingClass: string;
 }
 
+/** A message that cannot be read (too few fields, a number that is not one): IB answers 320. */
 export class MalformedRequest extends Error {}
 
-/** Reads the fields of one client message in order; an exhausted message is a malformed request. */
+/** A message that reads but asks for something the protocol does not allow: IB answers 321. */
+export class InvalidRequest extends Error {}
+
+/**
+ * Reads the fields of one client message in order; an exhausted message is a malformed request. It knows
+ * the session's negotiated version, because which fields a client sends depends on it.
+ */
 export class FieldReader {
   private index = 0;
 
-  constructor(private readonly fields: readonly string[]) {}
+  constructor(
+    private readonly fields: readonly string[],
+    readonly serverVersion: number = ServerVersion.NEWEST,
+  ) {}
+
+  /** Reads with `read` when the session's version has the field (it arrived at `version`), else undefined. */
+  since<T>(version: number, read: () => T): T | undefined {
+    return this.serverVersion >= version ? read() : undefined;
+  }
 
   get remaining(): number {
     return this.fields.length - this.index;

@@ -1,9 +1,44 @@
 /** A value as it goes on the wire: undefined and null become empty fields, booleans 1/0. */
-export type WireValue = string | number | boolean | undefined | null;
+export type WireScalar = string | number | boolean | undefined | null;
+
+/**
+ * Fields that exist only from one protocol version on (`since`) or only below one (`before`): a message is
+ * written once, with its gated fields marked, and each session keeps the ones its negotiated version has.
+ */
+export interface VersionGate {
+  readonly gate: 'since' | 'before';
+  readonly version: number;
+  readonly fields: readonly WireValue[];
+}
+
+export type WireValue = WireScalar | VersionGate;
+
+/** Fields that arrived at `version`: sent to sessions at that version or later. */
+export function since(version: number, ...fields: WireValue[]): VersionGate {
+  return { gate: 'since', version, fields };
+}
+
+/** Fields that were dropped at `version`: sent to sessions below it only. */
+export function before(version: number, ...fields: WireValue[]): VersionGate {
+  return { gate: 'before', version, fields };
+}
+
+/** The fields a session at `version` sends: gates opened or dropped, recursively. */
+export function fieldsAt(version: number, fields: readonly WireValue[]): WireScalar[] {
+  const out: WireScalar[] = [];
+  const add = (values: readonly WireValue[]): void => {
+    for (const value of values) {
+      if (value === null || typeof value !== 'object') out.push(value);
+      else if (value.gate === 'since' ? version >= value.version : version < value.version) add(value.fields);
+    }
+  };
+  add(fields);
+  return out;
+}
 
 const HANDSHAKE_PREFIX = Buffer.from('API\0', 'latin1');
 
-export function formatField(value: WireValue): string {
+export function formatField(value: WireScalar): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'boolean') return value ? '1' : '0';
   if (typeof value === 'number') {
@@ -14,7 +49,7 @@ export function formatField(value: WireValue): string {
 }
 
 /** One framed message: uint32 BE length, then every field NUL-terminated. */
-export function encodeFrame(fields: readonly WireValue[]): Buffer {
+export function encodeFrame(fields: readonly WireScalar[]): Buffer {
   const body = Buffer.from(fields.map(formatField).join('\0') + '\0', 'utf8');
   const frame = Buffer.allocUnsafe(4 + body.length);
   frame.writeUInt32BE(body.length, 0);
@@ -74,13 +109,4 @@ export class FrameReader {
     this.buffered = this.buffered.subarray(offset + 4 + length);
     return body;
   }
-}
-
-/** Parses "v100..193" (or "v193") into the client's supported range. */
-export function parseVersionRange(text: string): { min: number; max: number } | undefined {
-  const match = /^v(\d+)(?:\.\.(\d+))?$/.exec(text.trim());
-  if (!match?.[1]) return undefined;
-  const min = Number(match[1]);
-  const max = match[2] === undefined ? min : Number(match[2]);
-  return { min, max };
 }

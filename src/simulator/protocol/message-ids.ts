@@ -1,3 +1,5 @@
+import { ServerVersion } from './versions';
+
 /** Message ids the client sends (the client's OUT_MSG_ID in @stoqey/ib). */
 export const Request = {
   REQ_MKT_DATA: 1,
@@ -117,7 +119,54 @@ export const Reply = {
   HISTORICAL_TICKS_LAST: 98,
 } as const;
 
-/** The protocol version this simulator speaks; every layout in this folder is specific to it. */
-export const SERVER_VERSION = 193;
-/** Lowest client version range start we accept (the "v100..193" handshake). */
-export const MIN_CLIENT_VERSION = 100;
+/**
+ * Requests that carry a version field before their id (at the versions the simulator speaks); the others
+ * carry the id first. CANCEL_ORDER lost its version field at v192 (CME tagging).
+ */
+const VERSIONED_REQUESTS: ReadonlySet<number> = new Set([
+  Request.REQ_MKT_DATA,
+  Request.CANCEL_MKT_DATA,
+  Request.REQ_EXECUTIONS,
+  Request.REQ_CONTRACT_DATA,
+  Request.REQ_ACCOUNT_SUMMARY,
+  Request.CANCEL_ACCOUNT_SUMMARY,
+  Request.REQ_POSITIONS_MULTI,
+  Request.CANCEL_POSITIONS_MULTI,
+  Request.REQ_ACCOUNT_UPDATES_MULTI,
+  Request.CANCEL_ACCOUNT_UPDATES_MULTI,
+  Request.CANCEL_HISTORICAL_DATA,
+  Request.CANCEL_SCANNER_SUBSCRIPTION,
+  Request.REQ_CALC_IMPLIED_VOLAT,
+  Request.REQ_CALC_OPTION_PRICE,
+  Request.CANCEL_CALC_IMPLIED_VOLAT,
+  Request.CANCEL_CALC_OPTION_PRICE,
+]);
+
+/** Requests that carry no id of their own: a refusal of them goes out with id -1. */
+const UNIDENTIFIED_REQUESTS: ReadonlySet<number> = new Set([
+  Request.REQ_OPEN_ORDERS,
+  Request.REQ_ALL_OPEN_ORDERS,
+  Request.REQ_AUTO_OPEN_ORDERS,
+  Request.REQ_ACCOUNT_DATA,
+  Request.REQ_IDS,
+  Request.REQ_NEWS_BULLETINS,
+  Request.CANCEL_NEWS_BULLETINS,
+  Request.REQ_MANAGED_ACCTS,
+  Request.REQ_CURRENT_TIME,
+  Request.REQ_GLOBAL_CANCEL,
+  Request.REQ_MARKET_DATA_TYPE,
+  Request.REQ_POSITIONS,
+  Request.CANCEL_POSITIONS,
+  Request.REQ_COMPLETED_ORDERS,
+  Request.REQ_NEWS_PROVIDERS,
+  Request.REQ_MARKET_RULE,
+  Request.SET_SERVER_LOGLEVEL,
+  Request.REQ_SCANNER_PARAMETERS,
+]);
+
+/** The field index of a request's id (0 is the message id), or undefined when it carries none. */
+export function requestIdPosition(messageId: number, serverVersion: number): number | undefined {
+  if (UNIDENTIFIED_REQUESTS.has(messageId)) return undefined;
+  if (messageId === Request.CANCEL_ORDER) return serverVersion < ServerVersion.CME_TAGGING_FIELDS ? 2 : 1;
+  return VERSIONED_REQUESTS.has(messageId) ? 2 : 1;
+}

@@ -1,17 +1,25 @@
 import { Reply } from './message-ids';
-import type { WireValue } from './framing';
+import { since, type WireValue } from './framing';
+import { ServerVersion } from './versions';
 
 /** Id used by messages that answer no particular request (farm status, connectivity, pacing). */
 export const NO_REQUEST_ID = -1;
 
-/** ERR_MSG at v193: version 2, id, code, text, and the mandatory advancedOrderRejectJson field. */
+/** ERR_MSG: version 2, id, code, text, and from v166 the advancedOrderRejectJson field. */
 export function errorMessage(
   id: number,
   code: number,
   text: string,
   advancedOrderRejectJson = '',
 ): WireValue[] {
-  return [Reply.ERR_MSG, 2, id, code, text, advancedOrderRejectJson];
+  return [
+    Reply.ERR_MSG,
+    2,
+    id,
+    code,
+    text,
+    since(ServerVersion.ADVANCED_ORDER_REJECT, advancedOrderRejectJson),
+  ];
 }
 
 export function managedAccountsMessage(accounts: readonly string[]): WireValue[] {
@@ -35,6 +43,10 @@ export function currentTimeMessage(epochSeconds: number): WireValue[] {
 export const SystemMessage = {
   tooManyMessages: (max: number, received: number) =>
     `Max rate of messages per second has been exceeded:max=${max} rec=${received} (1)`,
+  unknownMessage: (id: string) =>
+    `Server error when reading an API client request. Unknown message id ${id}.`,
+  unreadableRequest: (detail: string) => `Server error when reading an API client request. ${detail}`,
+  invalidRequest: (detail: string) => `Server error when validating an API client request. ${detail}`,
   clientIdInUse: 'Unable to connect as the client id is already in use. Retry with a unique client id.',
   connectivityLost: 'Connectivity between IB and Trader Workstation has been lost.',
   connectivityRestoredDataLost:
@@ -50,6 +62,8 @@ export const SystemMessage = {
 /** IB message codes used across the simulator. */
 export const Code = {
   TOO_MANY_MESSAGES: 100,
+  UNREADABLE_REQUEST: 320,
+  INVALID_REQUEST: 321,
   CLIENT_ID_IN_USE: 326,
   CONNECTIVITY_LOST: 1100,
   CONNECTIVITY_RESTORED_DATA_LOST: 1101,

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { WireValue } from './framing';
+import type { WireScalar, WireValue } from './framing';
 import {
   TwsClientSession,
   type ClientSession,
@@ -19,7 +19,12 @@ export interface TwsServerOptions {
   log(message: string): void;
 }
 
-export type WireTap = (direction: 'out' | 'in', session: ClientSession, fields: readonly WireValue[]) => void;
+/** Sees every message as it crossed the wire (outgoing ones after the version gates were applied). */
+export type WireTap = (
+  direction: 'out' | 'in',
+  session: ClientSession,
+  fields: readonly WireScalar[],
+) => void;
 
 /** The TCP listener: owns the sessions, routes requests to handlers, enforces unique client ids. */
 export class TwsServer {

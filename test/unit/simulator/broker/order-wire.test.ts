@@ -14,8 +14,8 @@ import { Decoder } from '@stoqey/ib/dist/core/io/decoder';
 import { Encoder } from '@stoqey/ib/dist/core/io/encoder';
 import type { Instrument } from '../../../../src/simulator/market/instrument';
 import { FieldReader } from '../../../../src/simulator/protocol/field-reader';
-import { formatField, type WireValue } from '../../../../src/simulator/protocol/framing';
-import { SERVER_VERSION } from '../../../../src/simulator/protocol/message-ids';
+import { fieldsAt, formatField, type WireScalar, type WireValue } from '../../../../src/simulator/protocol/framing';
+import { ServerVersion } from '../../../../src/simulator/protocol/versions';
 import { openOrderMessage, type WhatIfResult } from '../../../../src/simulator/broker/order-messages';
 import { parsePlaceOrder } from '../../../../src/simulator/broker/order-parser';
 import type { OrderTicket } from '../../../../src/simulator/broker/order-ticket';
@@ -24,7 +24,7 @@ import type { OrderTicket } from '../../../../src/simulator/broker/order-ticket'
 function encodePlaceOrder(orderId: number, contract: Contract, order: IbOrder): string[] {
   let tokens: unknown[] = [];
   const encoder = new Encoder({
-    serverVersion: SERVER_VERSION,
+    serverVersion: ServerVersion.NEWEST,
     sendMsg: (sent: unknown[]) => (tokens = sent),
     emitError: (message: string) => {
       throw new Error(message);
@@ -33,7 +33,7 @@ function encodePlaceOrder(orderId: number, contract: Contract, order: IbOrder): 
   encoder.placeOrder(orderId, contract, order);
   // As the client's socket does: flatten, booleans as 1/0, join (undefined and null become empty,
   // numbers print as JavaScript prints them, Infinity included).
-  return (tokens.flat(Infinity) as WireValue[]).map((value) =>
+  return (tokens.flat(Infinity) as WireScalar[]).map((value) =>
     value === undefined || value === null
       ? ''
       : typeof value === 'boolean'
@@ -56,12 +56,12 @@ function decode(fields: WireValue[]): { events: { name: string; args: unknown[] 
   const events: { name: string; args: unknown[] }[] = [];
   const errors: string[] = [];
   const decoder = new Decoder({
-    serverVersion: SERVER_VERSION,
+    serverVersion: ServerVersion.NEWEST,
     emitEvent: (name: string, ...args: unknown[]) => events.push({ name, args }),
     emitInfo: () => undefined,
     emitError: (message: string) => errors.push(message),
   });
-  decoder.enqueueMessage(fields.map(formatField));
+  decoder.enqueueMessage(fieldsAt(ServerVersion.NEWEST, fields).map(formatField));
   decoder.process();
   return { events, errors };
 }
