@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { gatewayArgument } from '../common/gateway-argument';
-import { accountFilter, OrderContract } from './orders.schemas';
+import { accountFilter, OrderContract, OrderLegView } from './orders.schemas';
 
 const isoTime = (description: string) =>
   z.iso
@@ -28,6 +28,7 @@ export const CompletedOrder = z.object({
   clientId: z.number().int().nullable().describe('API client that placed it, when IB reports it'),
   account: z.string().nullable(),
   contract: OrderContract,
+  legs: z.array(OrderLegView).optional().describe("A combo's legs (contract.secType BAG)"),
   side: z.string().nullable().describe('BUY or SELL'),
   orderType: z.string().nullable(),
   quantity: z.number().nullable().describe('Total quantity'),

@@ -4,6 +4,8 @@ import { parseIbTime } from '../common/ib-time';
 import type { AppConfig } from '../config/config.schema';
 import { APP_CONFIG } from '../config/config.tokens';
 import type { CompletedOrder, CompletedOrders, CompletedOrdersInput } from './completed-orders.schemas';
+import { ContractsService } from '../contracts/contracts.service';
+import { describedLegs } from './combo-legs';
 import { OrdersRepository } from './orders.repository';
 
 /**
@@ -14,6 +16,7 @@ import { OrdersRepository } from './orders.repository';
 export class CompletedOrdersService {
   constructor(
     private readonly repository: OrdersRepository,
+    private readonly contracts: ContractsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -38,6 +41,7 @@ export class CompletedOrdersService {
         clientId: report.clientId !== undefined && report.clientId >= 0 ? report.clientId : null,
         account: orNull(report.account || undefined),
         contract: report.contract,
+        ...(report.legs ? { legs: await describedLegs(this.contracts, report.legs) } : {}),
         side: orNull(report.side),
         orderType: orNull(report.orderType),
         quantity: orNull(report.quantity),

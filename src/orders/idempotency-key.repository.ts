@@ -67,8 +67,11 @@ export function fingerprintOf(parameters: Record<string, unknown>): string {
     }
     return value;
   };
+  // transmit: true is the default added later: keys recorded before it existed keep their fingerprint.
+  const { transmit, ...rest } = parameters;
+  const fingerprinted = transmit === true ? rest : parameters;
   return createHash('sha256')
-    .update(JSON.stringify(canonical(parameters)))
+    .update(JSON.stringify(canonical(fingerprinted)))
     .digest('hex');
 }
 

@@ -10,7 +10,7 @@ import { DurableJsonLinesFile } from './durable-json-lines-file';
 export const ORDER_JOURNAL_FILE = 'order-journal.jsonl';
 
 export type OrderOperationName =
-  'place_order' | 'modify_order' | 'cancel_order' | 'cancel_all_orders' | 'preview_order';
+  'place_order' | 'modify_order' | 'cancel_order' | 'cancel_all_orders' | 'preview_order' | 'transmit_order';
 
 /**
  * One line of the audit journal. request: what a caller asked (validated input); refusal: why the service

@@ -11,6 +11,45 @@ export type TrackedOrder = Omit<OrderView, 'commission' | 'idempotencyKey'>;
 
 export type ContractView = z.infer<typeof OrderContract>;
 
+/** One leg of a combo (BAG) contract: what IB needs (conId, ratio, action), and what describes the leg. */
+export interface ComboLegRef {
+  conId: number;
+  ratio: number;
+  action: string;
+  exchange?: string | undefined;
+  symbol?: string | undefined;
+  secType?: string | undefined;
+  expiry?: string | undefined;
+  strike?: number | undefined;
+  right?: string | undefined;
+}
+
+export type LegView = NonNullable<OrderView['legs']>[number];
+
+/** A combo's legs as the API shows them: what is known of each (IB's reports carry conId, ratio, action). */
+export function legViews(legs: readonly ComboLegRef[], known: readonly LegView[] = []): LegView[] {
+  return legs.map((leg) => {
+    const detail: Partial<ComboLegRef> = known.find((other) => other.conId === leg.conId) ?? {};
+    const merged = { ...detail, ...definedOnly(leg) };
+    return {
+      conId: merged.conId ?? leg.conId,
+      ...(merged.symbol ? { symbol: merged.symbol } : {}),
+      ...(merged.secType ? { secType: merged.secType } : {}),
+      ...(merged.expiry ? { expiry: merged.expiry } : {}),
+      ...(merged.strike ? { strike: merged.strike } : {}),
+      ...(merged.right ? { right: merged.right } : {}),
+      ratio: leg.ratio,
+      action: leg.action,
+    };
+  });
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, field]) => field !== undefined && field !== ''),
+  ) as Partial<T>;
+}
+
 /** The contract an order is for, as it is sent: IB's conId plus routing and what describes it. */
 export interface OrderContractRef {
   conId: number;
@@ -25,6 +64,8 @@ export interface OrderContractRef {
   strike?: number | undefined;
   right?: string | undefined;
   multiplier?: number | undefined;
+  /** A combo (secType BAG): its legs. */
+  comboLegs?: ComboLegRef[] | undefined;
 }
 
 /** One order's fields as the service sends them (place, modify, what-if). */
@@ -40,6 +81,8 @@ export interface OrderFields {
   limitPriceOffset?: number | undefined;
   /** REL: IB's offset (auxPrice). */
   pegOffset?: number | undefined;
+  /** REL: the offset as a percent of the price pegged to (IB's percentOffset). */
+  percentOffset?: number | undefined;
   tif?: string | undefined;
   /** GTD: when the order expires (ISO 8601). */
   goodTillDate?: string | undefined;
@@ -74,6 +117,8 @@ export interface OrderReport {
   orderRef?: string | undefined;
   account?: string | undefined;
   contract: ContractView;
+  /** A combo's legs as IB reported them. */
+  legs?: ComboLegRef[] | undefined;
   side?: string | undefined;
   quantity?: number | undefined;
   orderType: string;
@@ -97,6 +142,7 @@ export interface CompletedOrderReport {
   permId?: number | undefined;
   orderRef?: string | undefined;
   contract: ContractView;
+  legs?: ComboLegRef[] | undefined;
   side?: string | undefined;
   quantity?: number | undefined;
   filled?: number | undefined;
@@ -220,6 +266,7 @@ export function pendingView(
     clientId,
     ...(fields.account ? { account: fields.account } : {}),
     contract: contractView(contract),
+    ...(contract.comboLegs ? { legs: legViews(contract.comboLegs) } : {}),
     side: fields.side,
     quantity: fields.quantity,
     orderType: fields.orderType,
@@ -249,6 +296,12 @@ export function trackedOf(report: OrderReport, previous: TrackedOrder | undefine
     ...(report.clientId === undefined ? {} : { clientId: report.clientId }),
     ...(report.account ? { account: report.account } : {}),
     contract: report.contract,
+    ...(report.legs && report.legs.length > 0
+      ? { legs: legViews(report.legs, previous?.legs) }
+      : previous?.legs
+        ? { legs: previous.legs }
+        : {}),
+    ...(previous?.staged === undefined ? {} : { staged: previous.staged }),
     side: report.side ?? previous?.side ?? '',
     quantity,
     orderType: report.orderType,
@@ -267,5 +320,21 @@ export function trackedOf(report: OrderReport, previous: TrackedOrder | undefine
     ...(filled > 0 && report.lastFillPrice !== undefined ? { lastFillPrice: report.lastFillPrice } : {}),
     ...(previous?.lastError ? { lastError: previous.lastError } : {}),
     updatedAt: at,
+  };
+}
+
+/** An order the service has not heard of, as a view: nothing known but its id and a status. */
+export function unknownOrder(orderId: number, status: string, now: Date): TrackedOrder {
+  return {
+    orderId,
+    contract: {},
+    side: '',
+    quantity: 0,
+    orderType: '',
+    outsideRth: false,
+    status,
+    filled: 0,
+    remaining: 0,
+    updatedAt: now.toISOString(),
   };
 }

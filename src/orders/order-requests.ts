@@ -97,6 +97,12 @@ export function modifiedFields(
   if (input.goodTillDate !== undefined && fields.tif !== 'GTD') {
     issues.push({ path: ['goodTillDate'], message: 'is only allowed with tif GTD' });
   }
+  if (current.contract.secType !== 'BAG' && fields.limitPrice !== undefined && !(fields.limitPrice > 0)) {
+    issues.push({
+      path: ['limitPrice'],
+      message: 'must be positive (only a combo may have a negative net price)',
+    });
+  }
   if (fields.quantity < current.filled) {
     issues.push({ path: ['quantity'], message: `must not be below the ${current.filled} already filled` });
   }
@@ -106,5 +112,23 @@ export function modifiedFields(
 /** The contract a modify of a tracked order goes out with: its conId and routing, as IB reported them. */
 export function contractOfTracked(order: TrackedOrder): OrderContractRef {
   const { conId = 0, symbol, secType, exchange, currency } = order.contract;
-  return { conId, symbol, secType, exchange: exchange ?? 'SMART', currency };
+  const comboLegs = order.legs?.map((leg) => ({ ...leg, exchange: 'SMART' }));
+  return {
+    conId,
+    symbol,
+    secType,
+    exchange: exchange ?? 'SMART',
+    currency,
+    ...(comboLegs ? { comboLegs } : {}),
+  };
+}
+
+/**
+ * The fields of a staged order as the service knows them from IB's reports, when the ones it was placed with
+ * are not at hand (a restart in between): the types modify_order handles; others are refused.
+ */
+export function stagedFieldsOf(current: TrackedOrder, orderId: number): OrderFields {
+  const { issues, ...fields } = modifiedFields(current, { orderId });
+  if (issues.length > 0) throw fieldError(issues);
+  return fields;
 }

@@ -193,6 +193,21 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     if (order.filled > (previous?.filled ?? 0)) this.refreshExecutions();
   }
 
+  /** A staged order sent on (transmit_order): no longer staged, journaled so that a restart knows it too. */
+  markTransmitted(orderId: number): void {
+    const order = this.orders.get(orderId);
+    if (!order || order.staged !== true) return;
+    const transmitted = { ...order, staged: false };
+    this.orders.set(orderId, transmitted);
+    this.journal.record({
+      type: 'response',
+      event: 'reconciled',
+      orderId,
+      order: transmitted,
+      reason: 'transmitted',
+    });
+  }
+
   /** Orders the broker provably never got (an uncertain send that did not arrive): forgotten, journaled. */
   absent(orderIds: number[], reason: string): void {
     for (const orderId of orderIds) {

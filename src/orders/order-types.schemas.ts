@@ -34,10 +34,17 @@ export interface OrderPricing {
   trailingPercent?: number | undefined;
   limitPriceOffset?: number | undefined;
   pegOffset?: number | undefined;
+  percentOffset?: number | undefined;
 }
 
 type PriceField =
-  'limitPrice' | 'stopPrice' | 'trailingAmount' | 'trailingPercent' | 'limitPriceOffset' | 'pegOffset';
+  | 'limitPrice'
+  | 'stopPrice'
+  | 'trailingAmount'
+  | 'trailingPercent'
+  | 'limitPriceOffset'
+  | 'pegOffset'
+  | 'percentOffset';
 const PRICE_FIELDS: readonly PriceField[] = [
   'limitPrice',
   'stopPrice',
@@ -45,6 +52,7 @@ const PRICE_FIELDS: readonly PriceField[] = [
   'trailingPercent',
   'limitPriceOffset',
   'pegOffset',
+  'percentOffset',
 ];
 const TRAILING: PriceField[] = ['trailingAmount', 'trailingPercent'];
 
@@ -60,7 +68,7 @@ const PRICE_RULES: Record<OrderTypeName, { needs: PriceField[]; allows: PriceFie
   LOC: { needs: ['limitPrice'], allows: ['limitPrice'] },
   MIT: { needs: ['stopPrice'], allows: ['stopPrice'] },
   LIT: { needs: ['limitPrice', 'stopPrice'], allows: ['limitPrice', 'stopPrice'] },
-  REL: { needs: ['pegOffset'], allows: ['pegOffset', 'limitPrice'] },
+  REL: { needs: [], allows: ['pegOffset', 'percentOffset', 'limitPrice'] },
 };
 
 export interface FieldIssue {
@@ -100,6 +108,12 @@ export function orderPricingIssues(order: OrderPricing): FieldIssue[] {
       message: `${order.orderType} orders need exactly one of trailingAmount or trailingPercent`,
     });
   }
+  if (order.orderType === 'REL' && (order.pegOffset === undefined) === (order.percentOffset === undefined)) {
+    issues.push({
+      path: ['pegOffset'],
+      message: 'REL orders need exactly one of pegOffset or percentOffset',
+    });
+  }
   return issues;
 }
 
@@ -132,6 +146,14 @@ export const orderTypeShape = {
   pegOffset: positive().describe(
     'REL only: the order is pegged this far from the bid (BUY) or ask (SELL), toward the market; limitPrice caps it',
   ),
+  percentOffset: z
+    .number()
+    .positive('must be positive')
+    .max(100, 'must be at most 100')
+    .optional()
+    .describe(
+      "REL only, instead of pegOffset: the offset as a percent of the bid (BUY) or ask (SELL), IB's percentOffset (0 < x <= 100)",
+    ),
   goodTillDate: z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2025-06-11T15:00:00Z' })
     .optional()

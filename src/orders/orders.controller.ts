@@ -18,6 +18,7 @@ import {
   PlaceOrderResult,
   PreviewOrderInput,
   PreviewOrderResult,
+  TransmitOrderInput,
 } from './orders.schemas';
 import { OrdersService } from './orders.service';
 import { CompletedOrdersService } from './completed-orders.service';
@@ -93,6 +94,21 @@ export class OrdersController {
     @Input(ModifyOrderInput) input: z.infer<typeof ModifyOrderInput>,
   ): Promise<z.infer<typeof OrderView>> {
     return this.forOrder(input).modify(input);
+  }
+
+  @Operation({
+    name: 'transmit_order',
+    summary: 'Transmit a staged order',
+    description: `Sends an order placed with transmit: false (staged: held at IB, not working) on to the market: IB's placeOrder again with the same id and transmit set. Idempotent: an order already transmitted (or working without having been staged) is answered as it stands and nothing is sent. 404 for an unknown order id, 409 for one neither staged nor working. ${SAFETY_NOTE}`,
+    path: ':orderId/transmit',
+    input: TransmitOrderInput,
+    output: OrderView,
+    safety: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
+  })
+  async transmit(
+    @Input(TransmitOrderInput) input: z.infer<typeof TransmitOrderInput>,
+  ): Promise<z.infer<typeof OrderView>> {
+    return this.forOrder(input).transmit(input);
   }
 
   @Operation({

@@ -6,6 +6,8 @@ import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { OrderJournalRepository } from './order-journal.repository';
 import { OrderReconciler } from './order-reconciler';
 import { TickSizePolicy } from './tick-size';
+import { OrderExposures } from './order-exposure';
+import { StagedOrders } from './staged-orders';
 import { OrderSafetyPolicy } from './order-safety.policy';
 import { OrderTracker } from './order-tracker';
 import { OrdersRepository } from './orders.repository';
@@ -20,6 +22,8 @@ import { CompletedOrdersService } from './completed-orders.service';
     IdempotencyKeyRepository,
     OrderSafetyPolicy,
     TickSizePolicy,
+    OrderExposures,
+    StagedOrders,
     OrderTracker,
     OrderReconciler,
     OrdersService,

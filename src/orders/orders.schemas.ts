@@ -1,6 +1,8 @@
 import { gatewayArgument } from '../common/gateway-argument';
 import { z } from 'zod';
 import { contractQueryShape, requireSymbolOrConId } from '../contracts/contracts.schemas';
+import { bracketIssues, entryReferencePrice } from './bracket-rules';
+import { comboIssues, comboLegsField } from './combo-legs.schemas';
 
 import {
   goodTillDateIssues,
@@ -17,6 +19,8 @@ import {
 } from './order-types.schemas';
 
 export {
+  bracketIssues,
+  entryReferencePrice,
   ORDER_TYPES,
   SIDES,
   TIME_IN_FORCE,
@@ -28,44 +32,6 @@ export {
 };
 
 const price = (what: string) => z.number().positive('must be positive').optional().describe(what);
-
-/** The price a bracket's exits are checked against: the entry's limit, else its stop; none for MKT. */
-export function entryReferencePrice(order: OrderPricing): number | undefined {
-  return order.limitPrice ?? order.stopPrice;
-}
-
-/** A BUY bracket takes profit above the entry and stops out below it; a SELL bracket the other way. */
-export function bracketIssues(
-  side: Side,
-  entryPrice: number | undefined,
-  entryLabel: string,
-  bracket: { takeProfitPrice: number; stopLossPrice: number },
-): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  const above = side === 'BUY';
-  const wrongSide = (value: number, reference: number, mustBeAbove: boolean) =>
-    mustBeAbove ? value <= reference : value >= reference;
-  if (entryPrice !== undefined) {
-    if (wrongSide(bracket.takeProfitPrice, entryPrice, above)) {
-      issues.push({
-        path: ['bracket', 'takeProfitPrice'],
-        message: `must be ${above ? 'above' : 'below'} the ${entryLabel} ${entryPrice} for a ${side} bracket (it is ${bracket.takeProfitPrice})`,
-      });
-    }
-    if (wrongSide(bracket.stopLossPrice, entryPrice, !above)) {
-      issues.push({
-        path: ['bracket', 'stopLossPrice'],
-        message: `must be ${above ? 'below' : 'above'} the ${entryLabel} ${entryPrice} for a ${side} bracket (it is ${bracket.stopLossPrice})`,
-      });
-    }
-  } else if (wrongSide(bracket.takeProfitPrice, bracket.stopLossPrice, above)) {
-    issues.push({
-      path: ['bracket', 'takeProfitPrice'],
-      message: `must be ${above ? 'above' : 'below'} bracket.stopLossPrice for a ${side} bracket`,
-    });
-  }
-  return issues;
-}
 
 function addIssues(context: z.RefinementCtx, issues: FieldIssue[]): void {
   for (const issue of issues) context.addIssue({ code: 'custom', path: issue.path, message: issue.message });
@@ -86,7 +52,12 @@ const orderShape = {
     .describe(
       'MKT (market), LMT (limit: limitPrice), STP (stop: stopPrice), STP LMT (stop limit: stopPrice and limitPrice), TRAIL (trailing stop: trailingAmount or trailingPercent), TRAIL LIMIT (trailing stop, then a limit limitPriceOffset beyond it), MOC / LOC (market / limit on close: limitPrice), MIT / LIT (market / limit if touched: stopPrice is the trigger, LIT also limitPrice), REL (relative: pegOffset from the bid/ask, limitPrice optional cap)',
     ),
-  limitPrice: price('Limit price; required for LMT and STP LMT, not allowed otherwise'),
+  limitPrice: z
+    .number()
+    .optional()
+    .describe(
+      'Limit price; required for LMT, STP LMT, LOC and LIT, not allowed for MKT, STP, TRAIL, MOC, MIT. Positive, except for combos (legs): the net price per combo unit, negative for a credit',
+    ),
   stopPrice: price('Stop (trigger) price; required for STP, STP LMT, MIT and LIT, not allowed otherwise'),
   trailingAmount: price('TRAIL only: distance of the stop from the market, in price units'),
   trailingPercent: z
@@ -111,22 +82,51 @@ const orderShape = {
     .optional()
     .describe('Account to place the order in; default the only (or first) managed account'),
   ...orderTypeShape,
+  legs: comboLegsField,
 };
 
-function refineOrder(
-  value: OrderPricing & { tif?: string; goodTillDate?: string | undefined },
-  context: z.RefinementCtx,
-): void {
+type OrderInputShape = OrderPricing & {
+  tif?: string;
+  goodTillDate?: string | undefined;
+  legs?: z.infer<typeof comboLegsField>;
+  symbol?: string | undefined;
+  conId?: number | undefined;
+};
+
+function refineOrder(value: OrderInputShape, context: z.RefinementCtx): void {
   addIssues(context, orderPricingIssues(value));
   addIssues(context, goodTillDateIssues(value, -Infinity));
+  addIssues(context, comboIssues(value));
+  if (value.legs === undefined && value.limitPrice !== undefined && !(value.limitPrice > 0)) {
+    context.addIssue({
+      code: 'custom',
+      path: ['limitPrice'],
+      message: 'must be positive (only a combo, with legs, may have a zero or negative net price)',
+    });
+  }
+}
+
+/** A combo names no single contract: its legs do. */
+function requireContract(value: OrderInputShape, context: z.RefinementCtx): void {
+  if (value.legs === undefined) requireSymbolOrConId(value, context);
 }
 
 export const PreviewOrderInput = z
   .strictObject({ ...orderShape, ...gatewayArgument })
-  .superRefine(requireSymbolOrConId)
+  .superRefine(requireContract)
   .superRefine(refineOrder);
 
-export const BRACKET_ENTRY_TYPES: readonly OrderTypeName[] = ['MKT', 'LMT', 'STP', 'STP LMT'];
+/** Entry types a bracket takes: MKT, and those with a reference price its exits are checked against. */
+export const BRACKET_ENTRY_TYPES: readonly OrderTypeName[] = [
+  'MKT',
+  'LMT',
+  'STP',
+  'STP LMT',
+  'MIT',
+  'LIT',
+  'LOC',
+  'REL',
+];
 
 export const PlaceOrderInput = z
   .strictObject({
@@ -150,6 +150,12 @@ export const PlaceOrderInput = z
       .describe(
         'Makes this a bracket: the entry plus a take-profit and a stop-loss child that work once it fills; one fills, the other is cancelled',
       ),
+    transmit: z
+      .boolean()
+      .default(true)
+      .describe(
+        'False stages the order: IB holds it (transmit=0), not working, until transmit_order sends it; default true',
+      ),
     idempotencyKey: z
       .string()
       .min(1)
@@ -161,18 +167,21 @@ export const PlaceOrderInput = z
       ),
     ...gatewayArgument,
   })
-  .superRefine(requireSymbolOrConId)
+  .superRefine(requireContract)
   .superRefine(refineOrder)
   .superRefine((value, context) => {
     if (!value.bracket) return;
+    const refuse = (message: string) => context.addIssue({ code: 'custom', path: ['bracket'], message });
     if (!BRACKET_ENTRY_TYPES.includes(value.orderType)) {
-      context.addIssue({
-        code: 'custom',
-        path: ['bracket'],
-        message: `is not available with ${value.orderType} entry orders (use ${BRACKET_ENTRY_TYPES.join(', ')})`,
-      });
-      return;
+      return refuse(
+        `is not available with ${value.orderType} entry orders (use ${BRACKET_ENTRY_TYPES.join(', ')})`,
+      );
     }
+    if (value.orderType === 'REL' && value.limitPrice === undefined) {
+      return refuse('needs a REL entry with limitPrice (its cap is the price the exits are checked against)');
+    }
+    if (value.legs !== undefined) return refuse('is not available for combos (legs)');
+    if (!value.transmit) return refuse('cannot be staged (transmit: false); place the bracket at once');
     const label = value.limitPrice !== undefined ? 'limitPrice' : 'stopPrice';
     addIssues(context, bracketIssues(value.side, entryReferencePrice(value), label, value.bracket));
   });
@@ -183,7 +192,10 @@ export const ModifyOrderInput = z
   .strictObject({
     orderId: orderIdField.describe('Id of the open order to modify'),
     quantity: z.number().positive('must be positive').optional().describe('New total quantity'),
-    limitPrice: price('New limit price (LMT, STP LMT, LOC, LIT)'),
+    limitPrice: z
+      .number()
+      .optional()
+      .describe("New limit price (LMT, STP LMT, LOC, LIT); a combo's net price may be negative (a credit)"),
     stopPrice: price('New stop or trigger price (STP, STP LMT, MIT, LIT)'),
     trailingAmount: price('New trailing amount (TRAIL)'),
     trailingPercent: z
@@ -209,6 +221,11 @@ export const ModifyOrderInput = z
       });
     }
   });
+
+export const TransmitOrderInput = z.strictObject({
+  orderId: orderIdField.describe('Id of the staged order (placed with transmit: false) to transmit'),
+  ...gatewayArgument,
+});
 
 export const CancelOrderInput = z.strictObject({
   orderId: orderIdField.describe('Id of the order to cancel'),
@@ -276,6 +293,17 @@ export const OrderContract = z.object({
   right: z.string().optional(),
 });
 
+export const OrderLegView = z.object({
+  conId: z.number().int().describe("The leg's IB contract id"),
+  symbol: z.string().optional(),
+  secType: z.string().optional().describe('STK or OPT'),
+  expiry: z.string().optional().describe('OPT: expiry, YYYYMMDD'),
+  strike: z.number().optional(),
+  right: z.string().optional(),
+  ratio: z.number().describe('Units of the leg per combo unit'),
+  action: z.string().describe("The leg's side when the combo is bought"),
+});
+
 export const OrderView = z.object({
   orderId: z.number().int().describe('IB order id'),
   parentId: z.number().int().optional().describe('Parent order id of a bracket child'),
@@ -283,6 +311,11 @@ export const OrderView = z.object({
   clientId: z.number().int().optional().describe('API client that placed the order'),
   account: z.string().optional(),
   contract: OrderContract,
+  legs: z.array(OrderLegView).optional().describe("A combo's legs (contract.secType BAG)"),
+  staged: z
+    .boolean()
+    .optional()
+    .describe('True while the order is staged: held at IB, not working, until transmit_order sends it'),
   side: z.string().describe('BUY or SELL'),
   quantity: z.number().describe('Total quantity'),
   orderType: z.string(),
@@ -340,6 +373,7 @@ const money = z.number().optional();
 
 export const PreviewOrderResult = z.object({
   contract: OrderContract.describe('The contract the order is for'),
+  legs: z.array(OrderLegView).optional().describe("A combo's legs, each resolved to its contract"),
   margin: z
     .object({
       initMarginBefore: money,

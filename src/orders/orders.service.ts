@@ -4,15 +4,19 @@ import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { toDomainError } from '../connection/ib-errors';
 import { IbSession } from '../connection/ib-session.repository';
-import type { ContractQuery } from '../contracts/contracts.schemas';
 import { ContractsService } from '../contracts/contracts.service';
+import { orderContractOfInput } from './combo-legs';
 import { fingerprintOf, IdempotencyKeyRepository, isFree, isUncertain } from './idempotency-key.repository';
 import { journaled, journalSent, type RequestContext } from './journaled-request';
 import { OrderJournalRepository } from './order-journal.repository';
+import { OrderExposures } from './order-exposure';
+import { StagedOrders } from './staged-orders';
 import {
   contractView,
   isOpenStatus,
+  legViews,
   pendingView,
+  unknownOrder,
   type Acknowledgement,
   type OrderContractRef,
   type OrderFields,
@@ -20,20 +24,18 @@ import {
 } from './order-model';
 import {
   contractOfTracked,
-  contractQueryOf,
   fieldError,
   modifiedFields,
   ordersToSend,
   type ModifyInput,
   type PlaceInput,
 } from './order-requests';
-import { OrderSafetyPolicy, type OrderExposure, type SafetySubject } from './order-safety.policy';
+import { OrderSafetyPolicy, type SafetySubject } from './order-safety.policy';
 import { OrderReconciler, unansweredSend } from './order-reconciler';
 import { OrderTracker } from './order-tracker';
 import { TickSizePolicy } from './tick-size';
-import { orderContractOf, OrdersRepository, wireForm } from './orders.repository';
+import { OrdersRepository, wireForm } from './orders.repository';
 import {
-  bracketIssues,
   type CancelAllOrdersResult,
   type CancelOrderInput,
   type OpenOrdersResult,
@@ -44,6 +46,7 @@ import {
   type PlaceOrderResult,
   type PreviewOrderInput,
   type PreviewOrderResult,
+  type TransmitOrderInput,
 } from './orders.schemas';
 
 type PreviewInput = z.infer<typeof PreviewOrderInput>;
@@ -66,6 +69,8 @@ export class OrdersService {
     private readonly keys: IdempotencyKeyRepository,
     private readonly safety: OrderSafetyPolicy,
     private readonly ticks: TickSizePolicy,
+    private readonly exposures: OrderExposures,
+    private readonly staged: StagedOrders,
     /** Order ids are handed out and used in order: one placement (or preview) at a time, in its turns. */
     private readonly reconciler: OrderReconciler,
     private readonly session: IbSession,
@@ -74,11 +79,11 @@ export class OrdersService {
 
   async preview(input: PreviewInput): Promise<z.infer<typeof PreviewOrderResult>> {
     return journaled(this.journal, 'preview_order', input, async (request) => {
-      const contract = await this.orderContract(input);
+      const contract = await orderContractOfInput(this.contracts, input);
       const { order, adjustments } = await this.ticks.apply(contract, input, input.roundToTick);
       const { refusal } = await this.safety.screen(() => ({
         account: input.account,
-        exposure: this.exposure(order, contract),
+        exposure: this.exposures.of(order, contract),
       }));
       const figures = await this.reconciler.exclusive(async () => {
         const [orderId = 0] = await this.allocateOrderIds(1);
@@ -89,6 +94,7 @@ export class OrdersService {
       });
       return {
         contract: contractView(contract),
+        ...(contract.comboLegs ? { legs: legViews(contract.comboLegs) } : {}),
         ...figures,
         ...(adjustments.length > 0 ? { priceAdjustments: adjustments } : {}),
         safety: { allowed: refusal === undefined, ...(refusal === undefined ? {} : { refusal }) },
@@ -108,12 +114,14 @@ export class OrdersService {
         if (earlier) return earlier;
       }
       const { contract, order, adjustments } = await this.allowed(request, async () => {
-        const contract = await this.orderContract(input);
+        const contract = await orderContractOfInput(this.contracts, input);
         const { order, adjustments } = await this.ticks.apply(contract, input, input.roundToTick);
-        const exposure = this.exposure(order, contract);
+        const exposure = this.exposures.of(order, contract);
         return { account: input.account, exposure, contract, order, adjustments };
       });
-      if (order.bracket && order.orderType === 'MKT') await this.checkMarketBracket(order, contract);
+      if (order.bracket && order.orderType === 'MKT') {
+        await this.exposures.checkMarketBracket(order, contract);
+      }
 
       return this.reconciler.exclusive(async () => {
         // A retry with the same key may have waited here for the original to finish.
@@ -123,7 +131,11 @@ export class OrdersService {
         const orders = ordersToSend(order, ids, key);
         request.orderIds = ids;
         const at = dateOf(this.clock).toISOString();
-        const pending = orders.map((order) => pendingView(order, contract, this.broker.clientId, at));
+        const pending = orders.map((order) => ({
+          ...pendingView(order, contract, this.broker.clientId, at),
+          // A staged order is held at IB until transmit_order.
+          ...(input.transmit ? {} : { staged: true }),
+        }));
         const link = this.broker.link('orders');
         // The key is bound before anything is sent: a crash after sending must not allow a second order.
         if (key !== undefined) await this.keys.reserve(key, fingerprint, ids);
@@ -135,6 +147,7 @@ export class OrdersService {
         });
         if (key !== undefined) await this.keys.mark(key, 'sent');
         for (const view of pending) this.tracker.expect(view);
+        if (!input.transmit) for (const { orderId, fields } of orders) this.staged.remember(orderId, fields);
         const answers = await link.place(contract, orders);
         await this.failUnlessAccepted(answers, ids, contract, key);
         if (key !== undefined) await this.keys.mark(key, 'acknowledged');
@@ -156,14 +169,17 @@ export class OrdersService {
         const { order: fields } = await this.ticks.apply(contract, changed, input.roundToTick);
         return {
           account: current.account,
-          exposure: this.exposure(fields, contract),
+          exposure: this.exposures.of(fields, contract),
           current,
           fields,
           contract,
         };
       });
       const key = this.keys.keyOf(input.orderId);
-      const sent: OrderFields = { ...fields, parentId: current.parentId, orderRef: key };
+      // A staged order stays staged (held at IB) when modified: only transmit_order sends it.
+      const held = current.staged === true ? { transmit: false } : {};
+      const sent: OrderFields = { ...fields, parentId: current.parentId, orderRef: key, ...held };
+      if (current.staged === true) this.staged.remember(input.orderId, sent);
       request.orderIds = [input.orderId];
       const link = this.broker.link('an order modification');
       await journalSent(this.journal, request, wireForm(contract, sent));
@@ -171,6 +187,36 @@ export class OrdersService {
       await this.failUnlessAccepted(answers, [input.orderId], contract, undefined);
       return this.viewOf(input.orderId);
     });
+  }
+
+  /**
+   * Sends a staged order on: placeOrder again with its id and transmit=1 (IB's way), after the safety checks
+   * (they apply again now). An order already transmitted, or working without having been staged, is answered
+   * as it stands and nothing is sent; one neither staged nor working is a CONFLICT.
+   */
+  async transmit(input: z.infer<typeof TransmitOrderInput>): Promise<z.infer<typeof OrderView>> {
+    return journaled(this.journal, 'transmit_order', input, async (request) =>
+      this.reconciler.exclusive(async () => {
+        const orderId = input.orderId;
+        if (this.staged.planFor(this.ownOrder(orderId)) === 'answer') return this.viewOf(orderId);
+        const { current, fields, contract } = await this.allowed(request, () => {
+          const current = this.ownOrder(orderId);
+          const [contract, fields] = [contractOfTracked(current), this.staged.fieldsOf(current)];
+          const exposure = this.exposures.of(fields, contract);
+          return { account: current.account, exposure, current, fields, contract };
+        });
+        const key = this.keys.keyOf(orderId);
+        const sent: OrderFields = { ...fields, parentId: current.parentId, orderRef: key, transmit: true };
+        request.orderIds = [orderId];
+        const link = this.broker.link('transmitting a staged order');
+        await journalSent(this.journal, request, wireForm(contract, sent));
+        const answers = await link.modify(orderId, contract, sent);
+        await this.failUnlessAccepted(answers, [orderId], contract, undefined);
+        this.tracker.markTransmitted(orderId);
+        this.staged.forget(orderId);
+        return this.viewOf(orderId);
+      }),
+    );
   }
 
   async cancel(input: z.infer<typeof CancelOrderInput>): Promise<z.infer<typeof OrderView>> {
@@ -354,39 +400,7 @@ export class OrdersService {
     throw unansweredSend(unanswered, ids, key, this.session.isConnected);
   }
 
-  /** A MKT bracket's exits are checked against the current price, as a LMT bracket's are against its limit. */
-  private async checkMarketBracket(input: PlaceInput, contract: OrderContractRef): Promise<void> {
-    if (!input.bracket) return;
-    const quoted = await this.broker.quote(contract, input.side).catch(() => undefined);
-    if (!quoted) return;
-    const issues = bracketIssues(input.side, quoted.price, quoted.source, input.bracket);
-    if (issues.length > 0) throw fieldError(issues);
-  }
-
-  private exposure(order: OrderFields, contract: OrderContractRef): OrderExposure {
-    return {
-      quantity: order.quantity,
-      account: order.account,
-      multiplier: contract.multiplier ?? 1,
-      currency: contract.currency ?? '',
-      price: async () => {
-        if (order.limitPrice !== undefined) return { price: order.limitPrice, source: 'limit price' };
-        if (order.stopPrice !== undefined && order.orderType !== 'TRAIL') {
-          return {
-            price: order.stopPrice,
-            source: order.orderType === 'MIT' ? 'trigger price' : 'stop price',
-          };
-        }
-        return this.broker.quote(contract, order.side);
-      },
-    };
-  }
-
   // ---- Plumbing ----
-
-  private async orderContract(input: ContractQuery): Promise<OrderContractRef> {
-    return orderContractOf(await this.contracts.resolveContract(contractQueryOf(input)));
-  }
 
   /** The next free order ids: IB's next valid id, never one this service already used. */
   private async allocateOrderIds(count: number): Promise<number[]> {
@@ -425,18 +439,7 @@ export class OrdersService {
   private viewOf(orderId: number, fallbackStatus = 'Unknown'): OrderView {
     const commission = this.tracker.commissionOf(orderId);
     const key = this.keys.keyOf(orderId);
-    const base: TrackedOrder = this.tracker.get(orderId) ?? {
-      orderId,
-      contract: {},
-      side: '',
-      quantity: 0,
-      orderType: '',
-      outsideRth: false,
-      status: fallbackStatus,
-      filled: 0,
-      remaining: 0,
-      updatedAt: dateOf(this.clock).toISOString(),
-    };
+    const base = this.tracker.get(orderId) ?? unknownOrder(orderId, fallbackStatus, dateOf(this.clock));
     return {
       ...base,
       ...(commission === undefined ? {} : { commission }),

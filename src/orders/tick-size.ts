@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { ContractsService } from '../contracts/contracts.service';
 import type { OrderContractRef } from './order-model';
+import { comboTickSize } from './combo-legs';
 import { fieldError } from './order-requests';
 import { goodTillDateIssues, type FieldIssue, type Side } from './order-types.schemas';
 import { OrdersRepository } from './orders.repository';
@@ -107,12 +108,16 @@ export class TickSizePolicy {
     if (dateIssues.length > 0) throw fieldError(dateIssues);
     const prices = pricesOf(order);
     if (prices.length === 0) return { order, adjustments: [] };
-    const rule = await this.ruleOf(contract);
-    if (!rule) return { order, adjustments: [] };
+    const tickAt = await this.tickFunction(contract);
+    if (!tickAt) return { order, adjustments: [] };
     const issues: FieldIssue[] = [];
     const adjustments: PriceAdjustment[] = [];
+    const combo = contract.comboLegs !== undefined;
+    const subject = combo
+      ? `the ${contract.symbol ?? ''} combo (the smallest tick of its legs)`
+      : (contract.symbol ?? `conId ${contract.conId}`);
     for (const { field, price, direction } of prices) {
-      const tick = tickSizeAt(rule, price);
+      const tick = tickAt(price);
       if (tick === undefined) continue;
       const used = roundToTick(price, tick, direction);
       if (used === price || Math.abs(used - price) < tick * 1e-7) continue;
@@ -121,7 +126,7 @@ export class TickSizePolicy {
       } else {
         issues.push({
           path: field.split('.'),
-          message: `${price} is not a multiple of the tick size ${tick} of ${contract.symbol ?? `conId ${contract.conId}`} at this price (IB's market rule); use ${roundToTick(price, tick, 'down')} or ${roundToTick(price, tick, 'up')}, or roundToTick: true`,
+          message: `${price} is not a multiple of the tick size ${tick} of ${subject} at this price (IB's market rule); use ${roundToTick(price, tick, 'down')} or ${roundToTick(price, tick, 'up')}, or roundToTick: true`,
         });
       }
     }
@@ -134,6 +139,25 @@ export class TickSizePolicy {
       if (field === 'bracket.stopLossPrice' && rounded.bracket) rounded.bracket.stopLossPrice = used;
     }
     return { order: rounded, adjustments };
+  }
+
+  /**
+   * The tick size by price of a contract: its market rule's; for a combo the smallest of its legs' ticks at
+   * the (absolute) net price (comboTickSize). Undefined when no rule is known.
+   */
+  private async tickFunction(
+    contract: OrderContractRef,
+  ): Promise<((price: number) => number | undefined) | undefined> {
+    if (!contract.comboLegs) {
+      const rule = await this.ruleOf(contract);
+      return rule && ((price: number) => tickSizeAt(rule, price));
+    }
+    const rules = await Promise.all(
+      contract.comboLegs.map(async (leg) => this.ruleOf({ conId: leg.conId, exchange: 'SMART' })),
+    );
+    const known = rules.filter((rule): rule is PriceIncrement[] => rule !== undefined);
+    if (known.length === 0) return undefined;
+    return (price: number) => comboTickSize(known.map((rule) => tickSizeAt(rule, Math.abs(price))));
   }
 
   /** The rule of the contract's exchange (the first listed when it is not among validExchanges). */

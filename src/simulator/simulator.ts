@@ -17,10 +17,12 @@ import {
   managedAccountsMessage,
   nextValidIdMessage,
   NO_REQUEST_ID,
+  requireVersion,
   SystemMessage,
   userInfoMessage,
 } from './protocol/messages';
 import { TwsServer, type WireTap } from './protocol/tws-server';
+import { ServerVersion } from './protocol/versions';
 import { NewsBulletins } from './control/news-bulletins';
 import { registerNewsHandlers } from './news/news-handlers';
 import { registerWshHandlers } from './news/wsh-handlers';
@@ -372,7 +374,9 @@ export class IbGatewaySimulator {
     });
     this.server.on(Request.SET_SERVER_LOGLEVEL, () => undefined);
     // A normal (not white-branded) account has an empty white-branding id.
+    // The request and its answer exist from v167 (USER_INFO): below it IB refuses the request (321).
     this.server.on(Request.REQ_USER_INFO, (session, request) => {
+      requireVersion(request, ServerVersion.USER_INFO, 'reqUserInfo');
       session.send(userInfoMessage(request.int(), ''));
     });
     registerWshHandlers(this.context);

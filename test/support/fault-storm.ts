@@ -97,7 +97,11 @@ export type Finding =
   | 'status-404-but-at-broker'
   | 'status-unanswered'
   | 'duplicated'
-  | 'given-up';
+  | 'given-up'
+  /** A staged key whose transmit_order answered 200 while the broker still holds the order untransmitted. */
+  | 'transmitted-but-held'
+  /** A staged key whose transmit_order ended in a definitive refusal. */
+  | 'transmit-refused';
 
 /** Findings that make a key "untrue": an answer the broker contradicts. */
 const UNTRUE: readonly Finding[] = [
@@ -109,7 +113,61 @@ const UNTRUE: readonly Finding[] = [
   'status-differs',
   'status-404-but-at-broker',
   'status-unanswered',
+  'transmitted-but-held',
+  'transmit-refused',
 ];
+
+/**
+ * What a key places: a resting LMT (most keys), a resting LIT, a resting vertical call spread (a BAG combo), or
+ * a resting LMT placed staged (transmit: false) and then sent on with transmit_order, each retried the same way.
+ */
+export type StormOrderKind = 'LMT' | 'LIT' | 'combo' | 'staged';
+
+/** The kind of the key at `index`: a mix in which every kind meets every fault. */
+function kindOf(index: number): StormOrderKind {
+  return (['LMT', 'LIT', 'LMT', 'combo', 'LMT', 'staged'] as const)[index % 6] ?? 'LMT';
+}
+
+/** A December 2026 monthly expiry and strikes on AAPL's $5 grid near its price (~180) at the pinned clock. */
+const COMBO_EXPIRY = '20261218';
+
+/** The body of a key's POST /orders: every kind rests far from the market and never fills. */
+function orderBody(kind: StormOrderKind, key: string, price: number): Record<string, unknown> {
+  const common = { side: 'BUY', quantity: 1, tif: 'GTC', idempotencyKey: key };
+  switch (kind) {
+    case 'LIT':
+      // A BUY if-touched far below AAPL's price: never touched.
+      return {
+        ...common,
+        symbol: 'AAPL',
+        orderType: 'LIT',
+        stopPrice: price,
+        limitPrice: round(price + 0.5),
+      };
+    case 'combo': {
+      const call = (strike: number, action: string) => ({
+        symbol: 'AAPL',
+        secType: 'OPT',
+        expiry: COMBO_EXPIRY,
+        strike,
+        right: 'C',
+        ratio: 1,
+        action,
+      });
+      // A 180/190 call spread is worth dollars; a few cents never fill.
+      return {
+        ...common,
+        legs: [call(180, 'BUY'), call(190, 'SELL')],
+        orderType: 'LMT',
+        limitPrice: round(price / 100),
+      };
+    }
+    case 'staged':
+      return { ...common, symbol: 'AAPL', orderType: 'LMT', limitPrice: price, transmit: false };
+    default:
+      return { ...common, symbol: 'AAPL', orderType: 'LMT', limitPrice: price };
+  }
+}
 
 export interface BrokerOrder {
   orderId: number;
@@ -438,8 +496,12 @@ class KeyQueue {
 
 interface KeyRecord {
   key: string;
+  kind: StormOrderKind;
   body: Record<string, unknown>;
   attempts: Attempt[];
+  /** A staged key's POST /orders/{orderId}/transmit attempts, and its definitive one. */
+  transmitAttempts: Attempt[];
+  transmitted: Attempt | undefined;
   final: Attempt | undefined;
   givenUp: boolean;
   finalStatus: { status: AttemptStatus; body: unknown } | null;
@@ -535,19 +597,15 @@ class FaultStorm {
     for (let index = 0; index < options.orders; index++) {
       const key = `storm-${this.runId}-${String(index + 1).padStart(4, '0')}`;
       keys.push(key);
+      const kind = kindOf(index);
       this.records.set(key, {
         key,
-        // A BUY limit far below AAPL's price (~180): it rests and never fills.
-        body: {
-          symbol: 'AAPL',
-          side: 'BUY',
-          quantity: 1,
-          orderType: 'LMT',
-          limitPrice: round(5 + Math.floor(this.random() * 500) / 100),
-          tif: 'GTC',
-          idempotencyKey: key,
-        },
+        kind,
+        // BUY prices far below AAPL's (~180): the orders rest and never fill.
+        body: orderBody(kind, key, round(5 + Math.floor(this.random() * 500) / 100)),
         attempts: [],
+        transmitAttempts: [],
+        transmitted: undefined,
         final: undefined,
         givenUp: false,
         finalStatus: null,
@@ -635,6 +693,12 @@ class FaultStorm {
       await Promise.all(workers);
     }
     this.log('every key answered or given up; reading the broker');
+    const records = [...this.records.values()];
+    const kinds = (['LMT', 'LIT', 'combo', 'staged'] as const).map(
+      (kind) => `${kind} ${records.filter((record) => record.kind === kind).length}`,
+    );
+    const transmitted = records.filter((record) => isSuccess(record.transmitted?.status)).length;
+    this.notes.push(`orders by kind: ${kinds.join(', ')} (${transmitted} staged ones transmitted)`);
 
     if (!(await this.untilDataFlowing(this.recoveryTimeoutMs))) {
       this.notes.push('the supervisor was not data-flowing when the broker was read at the end');
@@ -786,14 +850,19 @@ class FaultStorm {
       const key = await this.queue.take();
       if (key === undefined) return;
       const record = this.records.get(key);
-      if (record) await this.placeUntilDefinitive(record);
+      if (!record) continue;
+      await this.placeUntilDefinitive(record);
+      const orderId = (record.final?.body as { orderId?: unknown } | null)?.orderId;
+      if (record.kind === 'staged' && isSuccess(record.final?.status) && typeof orderId === 'number') {
+        await this.transmitUntilDefinitive(record, orderId);
+      }
     }
   }
 
   private async placeUntilDefinitive(record: KeyRecord): Promise<void> {
     const deadline = Date.now() + this.keyDeadlineMs;
     for (let n = 1; ; n++) {
-      const attempt = await this.attempt(record, n);
+      const attempt = await this.attempt('/orders', record.body, n);
       record.attempts.push(attempt);
       if (isDefinitive(attempt.status)) {
         record.final = attempt;
@@ -809,15 +878,33 @@ class FaultStorm {
     }
   }
 
-  private async attempt(record: KeyRecord, n: number): Promise<Attempt> {
+  /** A staged key's transmit_order, retried until definitive (it is idempotent), within the key's deadline. */
+  private async transmitUntilDefinitive(record: KeyRecord, orderId: number): Promise<void> {
+    const deadline = Date.now() + this.keyDeadlineMs;
+    for (let n = 1; ; n++) {
+      const attempt = await this.attempt(`/orders/${orderId}/transmit`, {}, n);
+      record.transmitAttempts.push(attempt);
+      if (isDefinitive(attempt.status)) {
+        record.transmitted = attempt;
+        return;
+      }
+      if (Date.now() >= deadline || this.stopping) {
+        record.givenUp = true;
+        return;
+      }
+      await sleep(Math.min(2_000, 150 * 1.6 ** (n - 1)) * (0.5 + this.random()));
+    }
+  }
+
+  private async attempt(path: string, requestBody: unknown, n: number): Promise<Attempt> {
     const started = Date.now();
     this.inFlight++;
     this.attemptStarts.emit('start');
     try {
-      const response = await fetch(`${this.base}/orders`, {
+      const response = await fetch(`${this.base}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(record.body),
+        body: JSON.stringify(requestBody),
         signal: AbortSignal.timeout(this.attemptTimeoutMs),
       });
       const body = parseBody(await response.text());
@@ -1296,6 +1383,20 @@ class FaultStorm {
           detail: `${conflicts.length} answer(s) 409 for the same key and the same parameters`,
         });
       }
+      if (record.kind === 'staged' && acknowledged) {
+        const transmitted = record.transmitted;
+        if (transmitted !== undefined && !isSuccess(transmitted.status)) {
+          findings.push({
+            finding: 'transmit-refused',
+            detail: `transmit_order answered ${String(transmitted.status)} ${JSON.stringify(transmitted.body)}`,
+          });
+        } else if (transmitted !== undefined && orders.some((order) => order.held === true)) {
+          findings.push({
+            finding: 'transmitted-but-held',
+            detail: `transmit_order answered 200, yet the broker holds orderId ${brokerIds.join(', ')} untransmitted`,
+          });
+        }
+      }
       if (orders.length > 1) {
         findings.push({
           finding: 'duplicated',
@@ -1337,7 +1438,7 @@ class FaultStorm {
       const history: OffendingKey = {
         key: record.key,
         findings,
-        attempts: record.attempts,
+        attempts: [...record.attempts, ...record.transmitAttempts],
         brokerOrders: orders,
         finalStatus: record.finalStatus,
       };

@@ -1,7 +1,7 @@
 import type { WireValue } from '../protocol/framing';
 import { Reply } from '../protocol/message-ids';
 import { BASE_CURRENCY, type AccountValues, type Position, type PositionValue } from './account';
-import { multiplierText, UNSET_DOUBLE, wireNumber } from './order-messages';
+import { multiplierText, UNSET_DOUBLE, wireNumber, wireSize } from './order-messages';
 
 export interface AccountRow {
   tag: string;
@@ -157,7 +157,10 @@ export function accountSummaryEndMessage(reqId: number): WireValue[] {
   return [Reply.ACCOUNT_SUMMARY_END, 1, reqId];
 }
 
-/** POSITION version 3; IB names the position's exchange by the primary listing. */
+/**
+ * POSITION version 3; IB names the position's exchange by the primary listing. The account messages have
+ * the same layout at every version the simulator speaks (151..193); only their sizes are integers below v163.
+ */
 export function positionMessage(position: Position): WireValue[] {
   return [Reply.POSITION, 3, ...positionFields(position)];
 }
@@ -178,7 +181,7 @@ export function positionFields(position: Position): WireValue[] {
     instrument.currency,
     instrument.localSymbol,
     instrument.tradingClass,
-    wireNumber(position.quantity),
+    wireSize(position.quantity),
     wireNumber(position.averageCost),
   ];
 }
@@ -208,7 +211,7 @@ export function pnlSingleMessage(reqId: number, value: PositionValue | undefined
   return [
     Reply.PNL_SINGLE,
     reqId,
-    wireNumber(value.position.quantity),
+    wireSize(value.position.quantity),
     wireNumber(value.dailyPnl * rate),
     wireNumber(value.unrealizedPnl * rate),
     wireNumber(value.realizedPnl * rate),
@@ -238,7 +241,7 @@ export function portfolioValueMessage(value: PositionValue): WireValue[] {
     instrument.currency,
     instrument.localSymbol,
     instrument.tradingClass,
-    wireNumber(position.quantity),
+    wireSize(position.quantity),
     wireNumber(value.markPrice),
     wireNumber(value.marketValue),
     wireNumber(position.averageCost),

@@ -20,6 +20,8 @@ const MARGIN_RATES: Record<SecType, { long: [number, number]; short: [number, nu
   // Crypto at PAXOS is fully paid: no margin lending.
   CRYPTO: { long: [1, 1], short: [1, 1] },
   BOND: { long: [0.1, 0.1], short: [0.1, 0.1] },
+  // A combo is never held as such: its fills move the legs' positions.
+  BAG: { long: [0, 0], short: [0, 0] },
 };
 
 export interface Position {

@@ -51,3 +51,9 @@ export const BrokerMessage = {
   priceVariation: 'The price does not conform to the minimum price variation for this contract.',
   cancelNotFound: (orderId: number) => `OrderId ${orderId} that needs to be cancelled is not found.`,
 } as const;
+
+/** What a combo (BAG) order is refused with: IB's texts for these are not public; 321's pattern. */
+export const ComboMessage = {
+  legCount: validation('A combo order needs at least two legs.'),
+  invalidLeg: (index: number) => validation(`Combo leg ${index + 1} needs a positive ratio and BUY or SELL.`),
+} as const;

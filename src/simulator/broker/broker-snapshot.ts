@@ -20,6 +20,8 @@ export interface OrderSummary {
   /** TRAIL LIMIT: how far beyond the stop the limit goes. */
   lmtPriceOffset?: number;
   trailingPercent?: number;
+  /** REL: the offset as a percent. */
+  percentOffset?: number;
   /** Time in force, when not DAY. */
   tif?: string;
   /** GTD: IB's expiry text as sent. */
@@ -31,6 +33,10 @@ export interface OrderSummary {
   remaining: number;
   /** 0 for an order without a parent. */
   parentId: number;
+  /** transmit=0: held, not working until transmitted. */
+  held?: boolean;
+  /** A combo (BAG) order's legs. */
+  comboLegs?: { conId: number; ratio: number; action: string }[];
 }
 
 /** The broker's state as the control surface shows it: plain data, safe to serialise as JSON. */
@@ -89,9 +95,16 @@ function optionalFields(order: Order): Partial<OrderSummary> {
   return {
     ...(t.lmtPriceOffset === undefined ? {} : { lmtPriceOffset: t.lmtPriceOffset }),
     ...(t.trailingPercent === undefined ? {} : { trailingPercent: t.trailingPercent }),
+    ...(t.percentOffset === undefined ? {} : { percentOffset: t.percentOffset }),
     ...(t.tif === '' || t.tif === 'DAY' ? {} : { tif: t.tif }),
     ...(t.goodTillDate === '' ? {} : { goodTillDate: t.goodTillDate }),
     ...(t.ocaGroup === '' ? {} : { ocaGroup: t.ocaGroup, ocaType: t.ocaType }),
+    ...(order.held ? { held: true } : {}),
+    ...(t.contract.comboLegs.length === 0
+      ? {}
+      : {
+          comboLegs: t.contract.comboLegs.map(({ conId, ratio, action }) => ({ conId, ratio, action })),
+        }),
   };
 }
 

@@ -1,4 +1,3 @@
-import { formatTwsDateTime } from '../control/simulator-clock';
 import type { Instrument } from '../market/instrument';
 import type { ClientSession } from '../protocol/client-session';
 import type { WireValue } from '../protocol/framing';
@@ -11,7 +10,9 @@ import { BrokerCode, BrokerMessage } from './broker-codes';
 import { brokerSnapshot, type BrokerSnapshot } from './broker-snapshot';
 import { BROKER_STATE_VERSION, type BrokerState } from './broker-state';
 import { BrokerStateFile } from './broker-state-file';
-import { fillCommission } from './commission';
+import { parseCancelOrder, parseGlobalCancel } from './cancel-parser';
+import { ComboMarket } from './combo-market';
+import { executionRecordOf, isComboTicket, legFillsOf, validateComboOrder } from './combo-orders';
 import type { MarketView } from './market-view';
 import { Order, type Fill } from './order';
 import { OrderBook } from './order-book';
@@ -20,22 +21,20 @@ import {
   executionMessage,
   openOrderMessage,
   orderStatusMessage,
-  routedExchange,
-  type ExecutionRecord,
   type OrderStatus,
 } from './order-messages';
 import { OrderQueries } from './order-queries';
 import { parsePlaceOrder } from './order-parser';
 import type { OrderTicket } from './order-ticket';
 import { validateOrder } from './order-validation';
-import { evaluateWhatIf } from './what-if';
+import { evaluateComboWhatIf, evaluateWhatIf } from './what-if';
 
 /** Working orders are checked against the market this often. */
 const EVALUATION_INTERVAL_MS = 200;
 /** Live fills carry this request id. */
 const LIVE_EXECUTION_REQ_ID = -1;
 /** Security types whose orders fill only in regular hours unless they say outsideRth. */
-const RTH_ONLY_TYPES: readonly string[] = ['STK', 'OPT'];
+const RTH_ONLY_TYPES: readonly string[] = ['STK', 'OPT', 'BAG'];
 
 /** What the broker started from: memory only, a new state file, a saved state, or a file it could not use. */
 export type BrokerStateRestore =
@@ -62,12 +61,15 @@ export class Broker {
   private readonly queries: OrderQueries;
   private readonly stateFile: BrokerStateFile | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The market plus the BAG instruments of combo orders. */
+  readonly market: ComboMarket;
 
   constructor(
     readonly context: SimulatorContext,
-    readonly market: MarketView,
+    market: MarketView,
     options: BrokerOptions,
   ) {
+    this.market = new ComboMarket(market);
     this.book = new OrderBook(options.nextOrderId, context.seed);
     this.ledger = new Ledger(context.accounts, market, () => context.clock.now());
     this.feeds = new AccountFeeds(context, this.ledger);
@@ -88,8 +90,11 @@ export class Broker {
       session.send(nextValidIdMessage(orderId));
     });
     server.on(Request.PLACE_ORDER, (session, request) => this.placeOrder(session, parsePlaceOrder(request)));
-    server.on(Request.CANCEL_ORDER, (session, request) => this.cancelRequest(session, request.int()));
-    server.on(Request.REQ_GLOBAL_CANCEL, () => {
+    server.on(Request.CANCEL_ORDER, (session, request) =>
+      this.cancelRequest(session, parseCancelOrder(request).orderId),
+    );
+    server.on(Request.REQ_GLOBAL_CANCEL, (_session, request) => {
+      parseGlobalCancel(request);
       for (const order of this.book.openOrders()) this.cancel(order);
     });
     this.queries.register();
@@ -128,6 +133,8 @@ export class Broker {
     const instrumentOf = (conId: number) => this.market.instrument(conId);
     // Orders of accounts no longer managed could never fill; they stay out.
     const orders = book.orders.filter((order) => this.ledger.has(order.account));
+    // A combo order's BAG instrument is made again from its legs (same legs, same conId).
+    for (const { ticket } of orders) this.market.restoreBag(ticket.contract);
     const empty = this.state();
     try {
       this.ledger.restore(ledger, instrumentOf);
@@ -226,12 +233,15 @@ export class Broker {
     session: ClientSession,
     ticket: OrderTicket,
   ): { instrument: Instrument; account: string } | undefined {
-    const verdict = validateOrder(ticket, {
+    const context = {
       market: this.market,
       ledger: this.ledger,
       book: this.book,
       nowMs: this.context.clock.now(),
-    });
+    };
+    const verdict = isComboTicket(ticket)
+      ? validateComboOrder(ticket, context, this.market)
+      : validateOrder(ticket, context);
     if (verdict.accepted) return verdict;
     session.sendError(ticket.orderId, verdict.code, verdict.text);
     return undefined;
@@ -355,62 +365,42 @@ export class Broker {
     else this.cancel(order);
   }
 
-  /** ORDER_STATUS, OPEN_ORDER, EXECUTION_DATA and COMMISSION_REPORT, then the account follows. */
+  /**
+   * ORDER_STATUS, OPEN_ORDER, then EXECUTION_DATA and COMMISSION_REPORT per instrument traded (a combo's
+   * legs each), then the account follows.
+   */
   private fill(order: Order, fill: Fill): void {
-    const instrument = order.instrument;
-    const before = { quantity: order.filled, value: order.tradedValue };
+    const legs = this.market.legsOf(order.instrument.conId);
+    const traded = legFillsOf(order, fill, legs, (conId) => this.market.quote(conId));
     order.recordFill(fill);
-    const commission = fillCommission(instrument, before, {
-      quantity: fill.quantity,
-      value: fill.quantity * fill.price * instrument.multiplier,
-    });
-    const outcome = this.ledger.applyFill(
-      order.account,
-      instrument,
-      order.isBuy,
-      fill.quantity,
-      fill.price,
-      commission,
-    );
     const now = this.context.clock.now();
     if (order.remaining > 0) order.status = 'Submitted';
     else order.complete('Filled', now);
-    const routed = routedExchange(order.ticket, instrument);
-    const execution: ExecutionRecord = {
-      execId: this.book.allocateExecId(now),
-      orderId: order.orderId,
-      clientId: order.clientId,
-      permId: order.permId,
-      instrument,
-      // SMART orders report the exchange that executed them.
-      exchange:
-        routed.toUpperCase() === 'SMART' && instrument.primaryExchange !== ''
-          ? instrument.primaryExchange
-          : routed,
-      account: order.account,
-      side: order.isBuy ? 'BOT' : 'SLD',
-      shares: fill.quantity,
-      price: fill.price,
-      time: now,
-      timeText: formatTwsDateTime(now),
-      cumQty: order.filled,
-      avgPrice: order.avgFillPrice,
-      orderRef: order.ticket.orderRef,
-      commission,
-      commissionCurrency: instrument.currency,
-      realizedPnl: outcome.realizedPnl,
-    };
-    this.book.executions.push(execution);
+    const executions = traded.map((leg) => {
+      const outcome = this.ledger.applyFill(
+        order.account,
+        leg.instrument,
+        leg.isBuy,
+        leg.quantity,
+        leg.price,
+        leg.commission,
+      );
+      const execId = this.book.allocateExecId(now);
+      return { ...executionRecordOf(order, leg, { execId, now, combo: legs !== undefined }), ...outcome };
+    });
+    this.book.executions.push(...executions.map(({ position: _position, ...execution }) => execution));
     this.persist();
     const messages: WireValue[][] = [
       orderStatusMessage(order, order.status, order.filled, order.avgFillPrice, order.lastFillPrice),
       openOrderMessage(order, order.status),
-      executionMessage(LIVE_EXECUTION_REQ_ID, execution),
-      commissionReportMessage(execution),
+      ...executions.flatMap((execution) => [
+        executionMessage(LIVE_EXECUTION_REQ_ID, execution),
+        commissionReportMessage(execution),
+      ]),
     ];
     for (const session of this.queries.sessionsFor(order))
       for (const message of messages) session.send(message);
-    this.feeds.positionChanged(outcome.position);
+    for (const execution of executions) this.feeds.positionChanged(execution.position);
     if (order.status !== 'Filled') return;
     for (const peer of this.book.ocaPeers(order)) this.cancel(peer);
     for (const child of this.book.children(order)) this.evaluate(child);
@@ -420,7 +410,10 @@ export class Broker {
 
   /** One OPEN_ORDER with the margin and commission the order would cause; nothing is stored. */
   private whatIf(session: ClientSession, ticket: OrderTicket, instrument: Instrument, account: string): void {
-    const result = evaluateWhatIf(ticket, instrument, account, this.market, this.ledger);
+    const legs = this.market.legsOf(instrument.conId);
+    const result = legs
+      ? evaluateComboWhatIf(ticket, legs, account, this.market, this.ledger)
+      : evaluateWhatIf(ticket, instrument, account, this.market, this.ledger);
     const identity = {
       ticket,
       instrument,

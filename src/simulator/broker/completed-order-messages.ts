@@ -1,12 +1,16 @@
 import { formatTwsDateTime } from '../control/simulator-clock';
-import type { WireValue } from '../protocol/framing';
+import { since, type WireValue } from '../protocol/framing';
 import { Reply } from '../protocol/message-ids';
+import { ServerVersion } from '../protocol/versions';
 import {
   contractBlock,
+  FA_PROFILE,
+  pegBestPegMidFields,
   pushLegsAndScaleFields,
   pushPegAndConditionFields,
   routedExchange,
   wireNumber,
+  wireSize,
   type OrderIdentity,
   type OrderStatus,
 } from './order-messages';
@@ -31,10 +35,13 @@ function completedStatus(status: OrderStatus): string {
 }
 
 /**
- * COMPLETED_ORDER at server version 193. Unlike OPEN_ORDER it carries neither an order id nor a client id
- * (a completed order may come from another session or TWS itself); the layout follows @stoqey/ib's
- * decodeMsg_COMPLETED_ORDER read for read (OrderDecoder at version MAX_VALUE). parentPermId: that of a
- * bracket child's parent.
+ * COMPLETED_ORDER. Unlike OPEN_ORDER it carries neither an order id nor a client id (a completed order may
+ * come from another session or TWS itself); the layout follows @stoqey/ib's decodeMsg_COMPLETED_ORDER read
+ * for read, with IB's version gates: the PEG BEST/MID offsets from v170, customerAccount v183,
+ * professionalCustomer v184, and the deprecated faProfile below v177. IB's own decoders (ibapi's
+ * decodeFAParams, and ib-tws-api's) read faProfile there by server version; @stoqey/ib's reads it by the
+ * message's version, which for COMPLETED_ORDER it sets to MAX_VALUE, so it never does and is one field off
+ * below v177. parentPermId: that of a bracket child's parent.
  */
 export function completedOrderMessage(order: CompletedOrder, parentPermId: number | undefined): WireValue[] {
   const t = order.ticket;
@@ -43,7 +50,7 @@ export function completedOrderMessage(order: CompletedOrder, parentPermId: numbe
   fields.push(...contractBlock(order.instrument, routedExchange(t, order.instrument)));
   fields.push(
     t.action,
-    wireNumber(t.totalQuantity ?? 0),
+    wireSize(t.totalQuantity ?? 0),
     t.orderType,
     optional(t.lmtPrice),
     optional(t.auxPrice),
@@ -61,6 +68,7 @@ export function completedOrderMessage(order: CompletedOrder, parentPermId: numbe
     t.faGroup,
     t.faMethod,
     t.faPercentage,
+    FA_PROFILE,
     t.modelCode,
     t.goodTillDate,
     t.rule80A,
@@ -122,7 +130,7 @@ export function completedOrderMessage(order: CompletedOrder, parentPermId: numbe
     t.dontUseAutoPriceForHedge,
     t.isOmsContainer,
     '', // autoCancelDate
-    wireNumber(order.filled),
+    wireSize(order.filled),
     UNSET_INT, // refFuturesConId
     t.autoCancelParent,
     NO_SHAREHOLDER,
@@ -131,13 +139,9 @@ export function completedOrderMessage(order: CompletedOrder, parentPermId: numbe
     parentPermId ?? '',
     order.completedTime === undefined ? '' : formatTwsDateTime(order.completedTime),
     completedStatus(order.status),
-    t.minTradeQty ?? '',
-    t.minCompeteSize ?? '',
-    t.competeUpToMid ? '' : optional(t.competeAgainstBestOffset),
-    optional(t.midOffsetAtWhole),
-    optional(t.midOffsetAtHalf),
-    t.customerAccount,
-    t.professionalCustomer,
+    pegBestPegMidFields(t),
+    since(ServerVersion.CUSTOMER_ACCOUNT, t.customerAccount),
+    since(ServerVersion.PROFESSIONAL_CUSTOMER, t.professionalCustomer),
   );
   return fields;
 }

@@ -1,5 +1,6 @@
-import type { WireValue } from '../protocol/framing';
+import { before, since, type WireValue } from '../protocol/framing';
 import { Reply } from '../protocol/message-ids';
+import { ServerVersion } from '../protocol/versions';
 import type { Instrument } from '../market/instrument';
 import type { OrderTicket } from './order-ticket';
 
@@ -70,6 +71,36 @@ export function wireNumber(value: number): string {
 }
 
 const optional = (value: number | undefined): WireValue => (value === undefined ? '' : wireNumber(value));
+
+/**
+ * A size (order quantity, fill, position): a decimal from v163 (fractional sizes); below it clients read an
+ * integer, so a fractional size goes out rounded there.
+ */
+export function wireSize(value: number): WireValue {
+  const decimal = wireNumber(value);
+  const whole = String(Math.round(value));
+  if (decimal === whole) return decimal;
+  return since(
+    0,
+    before(ServerVersion.FRACTIONAL_SIZE_SUPPORT, whole),
+    since(ServerVersion.FRACTIONAL_SIZE_SUPPORT, decimal),
+  );
+}
+
+/** The deprecated faProfile field that OPEN_ORDER, COMPLETED_ORDER and PLACE_ORDER carry below v177. */
+export const FA_PROFILE: WireValue = before(ServerVersion.FA_PROFILE_DESUPPORT, '');
+
+/** The PEG BEST / PEG MID fields of OPEN_ORDER and COMPLETED_ORDER (v170). */
+export function pegBestPegMidFields(t: OrderTicket): WireValue {
+  return since(
+    ServerVersion.PEGBEST_PEGMID_OFFSETS,
+    t.minTradeQty ?? '',
+    t.minCompeteSize ?? '',
+    t.competeUpToMid ? '' : optional(t.competeAgainstBestOffset),
+    optional(t.midOffsetAtWhole),
+    optional(t.midOffsetAtHalf),
+  );
+}
 
 /** Contract multiplier as OPEN_ORDER and POSITION print it: blank for stocks, FX and indices. */
 export function multiplierText(instrument: Instrument): string {
@@ -152,7 +183,10 @@ export function routedExchange(ticket: OrderTicket, instrument: Instrument): str
 }
 
 /**
- * OPEN_ORDER at server version 193 (no version field): 133 fields for a plain order, more when the
+ * OPEN_ORDER (no version field at the versions the simulator speaks): 133 fields for a plain order at v193,
+ * fewer below (faProfile until v177; duration v158, postToAts v160, autoCancelParent v162, the PEG BEST/MID
+ * offsets v170, customerAccount v183, professionalCustomer v184, bondAccruedInterest v185,
+ * includeOvernight v189, the CME tagging fields v193), more when the
  * order carries delta-neutral, combo, scale, hedge, algo, PEG BENCH or condition blocks. The layout
  * follows @stoqey/ib's OrderDecoder read for read.
  */
@@ -162,7 +196,7 @@ export function openOrderMessage(order: OrderIdentity, status: string, whatIf?: 
   fields.push(...contractBlock(order.instrument, routedExchange(t, order.instrument)));
   fields.push(
     t.action,
-    wireNumber(t.totalQuantity ?? 0),
+    wireSize(t.totalQuantity ?? 0),
     t.orderType,
     optional(t.lmtPrice),
     optional(t.auxPrice),
@@ -182,6 +216,7 @@ export function openOrderMessage(order: OrderIdentity, status: string, whatIf?: 
     t.faGroup,
     t.faMethod,
     t.faPercentage,
+    FA_PROFILE,
     t.modelCode,
     t.goodTillDate,
     t.rule80A,
@@ -291,25 +326,20 @@ export function openOrderMessage(order: OrderIdentity, status: string, whatIf?: 
     t.isOmsContainer,
     t.discretionaryUpToLimitPrice,
     t.usePriceMgmtAlgo,
-    t.duration ?? '',
-    t.postToAts ?? '',
-    t.autoCancelParent,
-    t.minTradeQty ?? '',
-    t.minCompeteSize ?? '',
-    t.competeUpToMid ? '' : optional(t.competeAgainstBestOffset),
-    optional(t.midOffsetAtWhole),
-    optional(t.midOffsetAtHalf),
-    t.customerAccount,
-    t.professionalCustomer,
-    '', // bondAccruedInterest
-    t.includeOvernight,
-    t.extOperator,
-    t.manualOrderIndicator ?? '',
+    since(ServerVersion.DURATION, t.duration ?? ''),
+    since(ServerVersion.POST_TO_ATS, t.postToAts ?? ''),
+    since(ServerVersion.AUTO_CANCEL_PARENT, t.autoCancelParent),
+    pegBestPegMidFields(t),
+    since(ServerVersion.CUSTOMER_ACCOUNT, t.customerAccount),
+    since(ServerVersion.PROFESSIONAL_CUSTOMER, t.professionalCustomer),
+    since(ServerVersion.BOND_ACCRUED_INTEREST, ''), // bondAccruedInterest
+    since(ServerVersion.INCLUDE_OVERNIGHT, t.includeOvernight),
+    since(ServerVersion.CME_TAGGING_FIELDS_IN_OPEN_ORDER, t.extOperator, t.manualOrderIndicator ?? ''),
   );
   return fields;
 }
 
-/** ORDER_STATUS at server version 193: no version field. */
+/** ORDER_STATUS (no version field since v131, market cap price): sizes are integers below v163. */
 export function orderStatusMessage(
   order: { ticket: OrderTicket; permId: number; clientId: number },
   status: OrderStatus,
@@ -322,8 +352,8 @@ export function orderStatusMessage(
     Reply.ORDER_STATUS,
     order.ticket.orderId,
     status,
-    wireNumber(filled),
-    wireNumber(Math.max(0, total - filled)),
+    wireSize(filled),
+    wireSize(Math.max(0, total - filled)),
     wireNumber(avgFillPrice),
     order.permId,
     order.ticket.parentId,
@@ -338,7 +368,7 @@ export function openOrderEndMessage(): WireValue[] {
   return [Reply.OPEN_ORDER_END, 1];
 }
 
-/** EXECUTION_DATA at server version 193 (no version field); reqId -1 for live fills. */
+/** EXECUTION_DATA (no version field since v136); pendingPriceRevision from v178; reqId -1 for live fills. */
 export function executionMessage(reqId: number, execution: ExecutionRecord): WireValue[] {
   const instrument = execution.instrument;
   return [
@@ -361,19 +391,19 @@ export function executionMessage(reqId: number, execution: ExecutionRecord): Wir
     execution.account,
     execution.exchange,
     execution.side,
-    wireNumber(execution.shares),
+    wireSize(execution.shares),
     wireNumber(execution.price),
     execution.permId,
     execution.clientId,
     0, // liquidation
-    wireNumber(execution.cumQty),
+    wireSize(execution.cumQty),
     wireNumber(execution.avgPrice),
     execution.orderRef,
     '', // evRule
     '', // evMultiplier
     '', // modelCode
     2, // lastLiquidity: removed liquidity (the simulator always takes the touch)
-    0, // pendingPriceRevision
+    since(ServerVersion.PENDING_PRICE_REVISION, 0), // pendingPriceRevision
   ];
 }
 

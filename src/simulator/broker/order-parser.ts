@@ -1,4 +1,5 @@
-import type { FieldReader } from '../protocol/field-reader';
+import { InvalidRequest, type FieldReader } from '../protocol/field-reader';
+import { ServerVersion } from '../protocol/versions';
 import type {
   ComboLeg,
   DeltaNeutralOrder,
@@ -32,6 +33,52 @@ function tagValues(reader: FieldReader, count: number): TagValue[] {
   const pairs: TagValue[] = [];
   for (let i = 0; i < count; i++) pairs.push({ tag: reader.string(), value: reader.string() });
   return pairs;
+}
+
+/** The PEG BEST / PEG MID fields (v170): minTradeQty for IBKRATS, the compete and mid offsets by order type. */
+interface PegBestPegMid {
+  minTradeQty: number | undefined;
+  minCompeteSize: number | undefined;
+  competeAgainstBestOffset: number | undefined;
+  competeUpToMid: boolean;
+  midOffsetAtWhole: number | undefined;
+  midOffsetAtHalf: number | undefined;
+}
+
+function parsePegBestPegMid(reader: FieldReader, exchange: string, orderType: string): PegBestPegMid {
+  const result: PegBestPegMid = {
+    minTradeQty: exchange.toUpperCase() === 'IBKRATS' ? optionalInt(reader) : undefined,
+    minCompeteSize: undefined,
+    competeAgainstBestOffset: undefined,
+    competeUpToMid: false,
+    midOffsetAtWhole: undefined,
+    midOffsetAtHalf: undefined,
+  };
+  let sendsMidOffsets = isPegMid(orderType);
+  if (isPegBest(orderType)) {
+    result.minCompeteSize = optionalInt(reader);
+    const offset = reader.string();
+    result.competeUpToMid = offset === 'Infinity';
+    result.competeAgainstBestOffset = offset === '' || result.competeUpToMid ? undefined : Number(offset);
+    sendsMidOffsets = result.competeUpToMid;
+  }
+  if (sendsMidOffsets) {
+    result.midOffsetAtWhole = reader.optionalNumber();
+    result.midOffsetAtHalf = reader.optionalNumber();
+  }
+  return result;
+}
+
+/**
+ * Below v163 (fractional sizes) an API client can only mean whole shares: IB refuses a fractional size from
+ * it with the order's id rather than rounding it.
+ */
+function refuseFractionalSize(serverVersion: number, totalQuantity: number | undefined): void {
+  if (serverVersion >= ServerVersion.FRACTIONAL_SIZE_SUPPORT) return;
+  if (totalQuantity === undefined || Number.isInteger(totalQuantity)) return;
+  throw new InvalidRequest(
+    `Fractional-sized order cannot be placed via API without fractional size support (${totalQuantity}).`,
+  );
 }
 
 /**
@@ -95,6 +142,7 @@ export function parsePlaceOrder(reader: FieldReader): OrderTicket {
   const faGroup = reader.string();
   const faMethod = reader.string();
   const faPercentage = reader.string();
+  if (reader.serverVersion < ServerVersion.FA_PROFILE_DESUPPORT) reader.skip(1); // faProfile, deprecated
   const modelCode = reader.string();
   const shortSaleSlot = reader.int();
   const designatedLocation = reader.string();
@@ -216,33 +264,27 @@ export function parsePlaceOrder(reader: FieldReader): OrderTicket {
   const isOmsContainer = reader.bool();
   const discretionaryUpToLimitPrice = reader.bool();
   const usePriceMgmtAlgo = reader.bool();
-  const duration = optionalInt(reader);
-  const postToAts = optionalInt(reader);
-  const autoCancelParent = reader.bool();
-  const advancedErrorOverride = reader.string();
-  const manualOrderTime = reader.string();
-  const minTradeQty = contract.exchange.toUpperCase() === 'IBKRATS' ? optionalInt(reader) : undefined;
-  let minCompeteSize: number | undefined;
-  let competeAgainstBestOffset: number | undefined;
-  let competeUpToMid = false;
-  let midOffsetAtWhole: number | undefined;
-  let midOffsetAtHalf: number | undefined;
-  let sendsMidOffsets = isPegMid(orderType);
-  if (isPegBest(orderType)) {
-    minCompeteSize = optionalInt(reader);
-    const offset = reader.string();
-    competeUpToMid = offset === 'Infinity';
-    competeAgainstBestOffset = offset === '' || competeUpToMid ? undefined : Number(offset);
-    sendsMidOffsets = competeUpToMid;
+  const duration = reader.since(ServerVersion.DURATION, () => optionalInt(reader));
+  const postToAts = reader.since(ServerVersion.POST_TO_ATS, () => optionalInt(reader));
+  const autoCancelParent = reader.since(ServerVersion.AUTO_CANCEL_PARENT, () => reader.bool()) ?? false;
+  const advancedErrorOverride =
+    reader.since(ServerVersion.ADVANCED_ORDER_REJECT, () => reader.string()) ?? '';
+  const manualOrderTime = reader.since(ServerVersion.MANUAL_ORDER_TIME, () => reader.string()) ?? '';
+  const pegOffsets = reader.since(ServerVersion.PEGBEST_PEGMID_OFFSETS, () =>
+    parsePegBestPegMid(reader, contract.exchange, orderType),
+  );
+  const customerAccount = reader.since(ServerVersion.CUSTOMER_ACCOUNT, () => reader.string()) ?? '';
+  const professionalCustomer =
+    reader.since(ServerVersion.PROFESSIONAL_CUSTOMER, () => reader.bool()) ?? false;
+  if (
+    reader.serverVersion >= ServerVersion.RFQ_FIELDS &&
+    reader.serverVersion < ServerVersion.UNDO_RFQ_FIELDS
+  ) {
+    reader.skip(2); // externalUserId, manualOrderIndicator: sent from v187 to v189 only, always unset
   }
-  if (sendsMidOffsets) {
-    midOffsetAtWhole = reader.optionalNumber();
-    midOffsetAtHalf = reader.optionalNumber();
-  }
-  const customerAccount = reader.string();
-  const professionalCustomer = reader.bool();
-  const includeOvernight = reader.bool();
-  const manualOrderIndicator = optionalInt(reader);
+  const includeOvernight = reader.since(ServerVersion.INCLUDE_OVERNIGHT, () => reader.bool()) ?? false;
+  const manualOrderIndicator = reader.since(ServerVersion.CME_TAGGING_FIELDS, () => optionalInt(reader));
+  refuseFractionalSize(reader.serverVersion, totalQuantity);
 
   return {
     orderId,
@@ -354,12 +396,12 @@ export function parsePlaceOrder(reader: FieldReader): OrderTicket {
     autoCancelParent,
     advancedErrorOverride,
     manualOrderTime,
-    minTradeQty,
-    minCompeteSize,
-    competeAgainstBestOffset,
-    competeUpToMid,
-    midOffsetAtWhole,
-    midOffsetAtHalf,
+    minTradeQty: pegOffsets?.minTradeQty,
+    minCompeteSize: pegOffsets?.minCompeteSize,
+    competeAgainstBestOffset: pegOffsets?.competeAgainstBestOffset,
+    competeUpToMid: pegOffsets?.competeUpToMid ?? false,
+    midOffsetAtWhole: pegOffsets?.midOffsetAtWhole,
+    midOffsetAtHalf: pegOffsets?.midOffsetAtHalf,
     customerAccount,
     professionalCustomer,
     includeOvernight,

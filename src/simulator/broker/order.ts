@@ -122,6 +122,11 @@ export class Order implements OrderIdentity {
     return STOP_TYPES.includes(this.ticket.orderType);
   }
 
+  /** A BAG order: its price is its legs' net, which may be zero or negative (a credit). */
+  get isCombo(): boolean {
+    return this.instrument.secType === 'BAG';
+  }
+
   get isOnClose(): boolean {
     return ON_CLOSE_TYPES.includes(this.ticket.orderType);
   }
@@ -214,20 +219,24 @@ export class Order implements OrderIdentity {
    */
   private relativeLimit(quote: Quote | undefined): number {
     const t = this.ticket;
-    const offset = t.auxPrice ?? 0;
+    // The offset is an amount (auxPrice) or a percent of the price pegged to (percentOffset).
+    const offsetFrom = (peg: number) => t.auxPrice ?? (peg * (t.percentOffset ?? 0)) / 100;
     const cap = t.lmtPrice !== undefined && t.lmtPrice > 0 ? t.lmtPrice : undefined;
     if (this.isBuy) {
-      const pegged = (quote?.bid ?? 0) > 0 ? (quote?.bid ?? 0) + offset : 0;
+      const bid = quote?.bid ?? 0;
+      const pegged = bid > 0 ? bid + offsetFrom(bid) : 0;
       return roundToTick(cap === undefined ? pegged : Math.min(pegged, cap), this.instrument.minTick);
     }
-    const pegged = (quote?.ask ?? 0) > 0 ? (quote?.ask ?? 0) - offset : Infinity;
+    const ask = quote?.ask ?? 0;
+    const pegged = ask > 0 ? ask - offsetFrom(ask) : Infinity;
     return cap === undefined ? pegged : Math.max(pegged, cap);
   }
 
   private marketableFill(quote: Quote): Fill | undefined {
     const price = this.isBuy ? quote.ask : quote.bid;
     const size = this.isBuy ? quote.askSize : quote.bidSize;
-    if (!(price > 0) || !(size > 0) || this.remaining <= 0) return undefined;
+    const priced = this.isCombo ? Number.isFinite(price) : price > 0;
+    if (!priced || !(size > 0) || this.remaining <= 0) return undefined;
     const limit = this.workingLimit(quote);
     if (limit !== undefined && (this.isBuy ? price > limit : price < limit)) return undefined;
     return { quantity: Math.min(this.remaining, size), price };

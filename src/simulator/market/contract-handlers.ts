@@ -1,5 +1,6 @@
 import type { FieldReader } from '../protocol/field-reader';
 import { Request } from '../protocol/message-ids';
+import { ServerVersion } from '../protocol/versions';
 import type { SimulatorContext } from '../simulator-context';
 import { bondContractDataMessage } from './bond-messages';
 import type { Instrument } from './instrument';
@@ -34,6 +35,7 @@ export function registerContractHandlers(context: SimulatorContext, market: Mark
     request.skip(1); // includeExpired: expired contracts are never listed
     const secIdType = request.string();
     const secId = request.string();
+    request.since(ServerVersion.BOND_ISSUERID, () => request.string()); // issuerId (bonds only)
     const matches =
       secIdType !== '' && secId !== '' ? findBySecId(market, secIdType, secId) : market.resolve(contract);
     if (matches.length === 0) {

@@ -1,4 +1,5 @@
-import type { WireValue } from '../protocol/framing';
+import { before, since, type WireValue } from '../protocol/framing';
+import { ServerVersion } from '../protocol/versions';
 import { Reply } from '../protocol/message-ids';
 import type { Instrument } from './instrument';
 import type { OptionChainSummary } from './option-chain-summary';
@@ -14,9 +15,12 @@ export interface ContractDataExtras {
 const DERIVATIVES = new Set(['OPT', 'FUT']);
 
 /**
- * CONTRACT_DATA at v193: no version field; lastTradeDate (>=182) follows lastTradeDateOrContractMonth;
- * the FUND block only for FUND. 44 fields for a stock with one secId. Dates are plain YYYYMMDD because
- * the client's readLastTradeDate cannot split "YYYYMMDD HH:MM zone".
+ * CONTRACT_DATA, written for every version (IB's decoder, processContractDataMsg): a version field (8)
+ * below v164 (SIZE_RULES); lastTradeDate (>=182) follows lastTradeDateOrContractMonth; mdSizeMultiplier
+ * after minTick below 164; stockType from 152; sizeMinTick at 163 only, the three size rules from 164;
+ * the FUND block (>=179) only for FUND; ineligibility reasons from 186. 44 fields at v193 for a stock with
+ * one secId. Dates are plain YYYYMMDD because the client's readLastTradeDate cannot split
+ * "YYYYMMDD HH:MM zone".
  */
 export function contractDataMessage(
   reqId: number,
@@ -30,11 +34,12 @@ export function contractDataMessage(
   const sizes = sizeRules(instrument);
   return [
     Reply.CONTRACT_DATA,
+    before(ServerVersion.SIZE_RULES, 8), // version
     reqId,
     instrument.symbol,
     instrument.secType,
     lastTradeDate,
-    lastTradeDate,
+    since(ServerVersion.LAST_TRADE_DATE, lastTradeDate),
     instrument.strike ?? 0,
     instrument.right ?? '',
     extras.exchange,
@@ -44,6 +49,8 @@ export function contractDataMessage(
     instrument.tradingClass,
     instrument.conId,
     instrument.minTick,
+    // mdSizeMultiplier: sizes are reported in shares, so 1.
+    before(ServerVersion.SIZE_RULES, 1),
     // IB leaves the multiplier empty for stocks, FX and indices.
     derivative ? instrument.multiplier : '',
     instrument.orderTypes.join(','),
@@ -68,11 +75,11 @@ export function contractDataMessage(
     underlying.secType,
     instrument.marketRuleIds ?? '',
     lastTradeDate, // realExpirationDate
-    instrument.stockType ?? '',
-    sizes.minSize,
-    sizes.sizeIncrement,
-    sizes.suggestedSizeIncrement,
-    0, // ineligibilityReasonCount
+    since(ServerVersion.STOCK_TYPE, instrument.stockType ?? ''),
+    // sizeMinTick, sent by v163 only: the size rules replaced it at v164.
+    since(ServerVersion.FRACTIONAL_SIZE_SUPPORT, before(ServerVersion.SIZE_RULES, sizes.sizeIncrement)),
+    since(ServerVersion.SIZE_RULES, sizes.minSize, sizes.sizeIncrement, sizes.suggestedSizeIncrement),
+    since(ServerVersion.INELIGIBILITY_REASONS, 0), // ineligibilityReasonCount
   ];
 }
 
@@ -104,7 +111,7 @@ export interface SymbolSample {
   derivativeSecTypes: string[];
 }
 
-/** SYMBOL_SAMPLES at v193: description and issuerId (>=176) follow each sample's derivative types. */
+/** SYMBOL_SAMPLES (no version): description and issuerId (>=176, BOND_ISSUERID) follow each sample's derivative types. */
 export function symbolSamplesMessage(reqId: number, samples: readonly SymbolSample[]): WireValue[] {
   return [
     Reply.SYMBOL_SAMPLES,
@@ -118,8 +125,7 @@ export function symbolSamplesMessage(reqId: number, samples: readonly SymbolSamp
       instrument.currency,
       derivativeSecTypes.length,
       ...derivativeSecTypes,
-      instrument.longName,
-      '', // issuerId (bonds only)
+      since(ServerVersion.BOND_ISSUERID, instrument.longName, ''), // description, issuerId (bonds only)
     ]),
   ];
 }

@@ -62,7 +62,7 @@ function listingDay(market: Market, instrument: Instrument): number {
     );
     return expiryDay - LISTED_BEFORE_EXPIRY_DAYS[secType] * DAY;
   }
-  const [first, last] = LISTING_YEARS[secType];
+  const [first, last] = LISTING_YEARS[secType === 'BAG' ? 'STK' : secType];
   const seed = market.options.seed;
   const year = first + Math.floor(unitHash(seed, instrument.conId, 0x48454144) * (last - first + 1));
   const dayOfYear = Math.floor(unitHash(seed, instrument.conId, 0x44415953) * 360);

@@ -1,8 +1,10 @@
 import type { ClientSession } from '../protocol/client-session';
 import type { FieldReader, WireContract } from '../protocol/field-reader';
 import { Request } from '../protocol/message-ids';
+import { ServerVersion } from '../protocol/versions';
 import type { SimulatorContext } from '../simulator-context';
 import { HistoricalBarBuilder, type BarRequest } from './historical-bars';
+import { historicalSchedule, historicalScheduleMessage } from './historical-schedule';
 import type { PriceBar } from './instrument';
 import type { Market } from './market';
 import {
@@ -102,6 +104,15 @@ export class HistoricalDataService {
   }
 
   private request(session: ClientSession, raw: RawRequest): void {
+    // SCHEDULE (from v165; an older client cannot ask for it, and below it the simulator refuses it as
+    // any unknown data type, with 321) answers the sessions of the window instead of bars.
+    if (
+      raw.whatToShow.trim().toUpperCase() === 'SCHEDULE' &&
+      session.serverVersion >= ServerVersion.HISTORICAL_SCHEDULE
+    ) {
+      this.schedule(session, raw);
+      return;
+    }
     let request: BarRequest;
     let start: number;
     let bars: PriceBar[];
@@ -135,6 +146,24 @@ export class HistoricalDataService {
       ),
     );
     if (request.keepUpToDate) this.keepUpToDate(session, request);
+  }
+
+  /** The trading sessions of the request's window (HISTORICAL_SCHEDULE), after the same validation and pacing. */
+  private schedule(session: ClientSession, raw: RawRequest): void {
+    let request: BarRequest;
+    try {
+      // Validated as a MIDPOINT request: contract, duration, bar size, end and permissions as for bars.
+      request = this.validate({ ...raw, whatToShow: 'MIDPOINT', keepUpToDate: false });
+      this.pace(raw, request);
+    } catch (error) {
+      if (!(error instanceof RequestRefused)) throw error;
+      if (error.pacing) this.violations++;
+      session.sendError(raw.reqId, error.code, error.text);
+      return;
+    }
+    const start = this.barBuilder.windowStart(request);
+    const sessions = historicalSchedule(this.market, request.instrument, start, request.endMs, raw.useRth);
+    session.send(historicalScheduleMessage(raw.reqId, request.instrument, sessions));
   }
 
   private validate(raw: RawRequest): BarRequest {

@@ -1,5 +1,6 @@
 import type { WireValue } from '../protocol/framing';
 import { Reply } from '../protocol/message-ids';
+import { decimalSize } from '../protocol/messages';
 import type { Instrument } from './instrument';
 import type { Market } from './market';
 import { unitHash } from './price-path';
@@ -183,7 +184,10 @@ export function historicalTicksMessages(reqId: number, answer: TicksAnswer): Wir
   return frames;
 }
 
-/** The ticks of one frame: HISTORICAL_TICKS_LAST, _BID_ASK and HISTORICAL_TICKS at v193 (no version field). */
+/**
+ * The ticks of one frame: HISTORICAL_TICKS_LAST, _BID_ASK and HISTORICAL_TICKS (no version field at any
+ * version); sizes are decimals from v163, whole below it.
+ */
 function frameFields(answer: TicksAnswer, from: number, to: number): { count: number; values: WireValue[] } {
   const values: WireValue[] = [];
   switch (answer.kind) {
@@ -191,7 +195,14 @@ function frameFields(answer: TicksAnswer, from: number, to: number): { count: nu
       const ticks = answer.ticks.slice(from, to);
       for (const tick of ticks) {
         const mask = (tick.pastLimit ? 1 : 0) | (tick.unreported ? 2 : 0);
-        values.push(tick.time, mask, tick.price, tick.size, tick.exchange, tick.specialConditions);
+        values.push(
+          tick.time,
+          mask,
+          tick.price,
+          decimalSize(tick.size),
+          tick.exchange,
+          tick.specialConditions,
+        );
       }
       return { count: ticks.length, values };
     }
@@ -199,7 +210,14 @@ function frameFields(answer: TicksAnswer, from: number, to: number): { count: nu
       const ticks = answer.ticks.slice(from, to);
       for (const tick of ticks) {
         const mask = (tick.bidPastLow ? 1 : 0) | (tick.askPastHigh ? 2 : 0);
-        values.push(tick.time, mask, tick.bid, tick.ask, tick.bidSize, tick.askSize);
+        values.push(
+          tick.time,
+          mask,
+          tick.bid,
+          tick.ask,
+          decimalSize(tick.bidSize),
+          decimalSize(tick.askSize),
+        );
       }
       return { count: ticks.length, values };
     }

@@ -1,5 +1,5 @@
 /** Security types the simulated universe holds. */
-export type SecType = 'STK' | 'CASH' | 'FUT' | 'IND' | 'OPT' | 'CRYPTO' | 'BOND';
+export type SecType = 'STK' | 'CASH' | 'FUT' | 'IND' | 'OPT' | 'CRYPTO' | 'BOND' | 'BAG';
 
 /**
  * What a data feed has the user entitled to for this instrument: real-time; delayed only (real-time

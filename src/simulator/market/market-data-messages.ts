@@ -1,5 +1,7 @@
-import type { WireValue } from '../protocol/framing';
+import { before, since, type WireValue } from '../protocol/framing';
 import { Reply } from '../protocol/message-ids';
+import { decimalSize } from '../protocol/messages';
+import { ServerVersion } from '../protocol/versions';
 
 /** Server message ids of market and historical data missing from the shared table. */
 export const MarketReply = {
@@ -107,18 +109,21 @@ export const MarketText = {
 
 // ---- Market data ----
 
-/** TICK_PRICE v6; the size rides along for BID, ASK and LAST (and their delayed twins). */
+/**
+ * TICK_PRICE v6; the size rides along for BID, ASK and LAST (and their delayed twins), a decimal from v163
+ * (whole below it, as every size).
+ */
 export function tickPriceMessage(
   tickerId: number,
   tickType: number,
   price: number,
   size: number | '',
 ): WireValue[] {
-  return [Reply.TICK_PRICE, 6, tickerId, tickType, price, size, 0];
+  return [Reply.TICK_PRICE, 6, tickerId, tickType, price, size === '' ? '' : decimalSize(size), 0];
 }
 
 export function tickSizeMessage(tickerId: number, tickType: number, size: number): WireValue[] {
-  return [Reply.TICK_SIZE, 6, tickerId, tickType, size];
+  return [Reply.TICK_SIZE, 6, tickerId, tickType, decimalSize(size)];
 }
 
 export function tickStringMessage(tickerId: number, tickType: number, value: string): WireValue[] {
@@ -154,7 +159,10 @@ export interface OptionComputation {
   underlyingPrice: number;
 }
 
-/** TICK_OPTION_COMPUTATION at v193: no version field, a tickAttrib (0: return-based) after the tick type. */
+/**
+ * TICK_OPTION_COMPUTATION: a version field (6) below v156 (PRICE_BASED_VOLATILITY); from 156 none, and a
+ * tickAttrib (0: return-based) after the tick type.
+ */
 export function tickOptionComputationMessage(
   tickerId: number,
   tickType: number,
@@ -163,9 +171,10 @@ export function tickOptionComputationMessage(
   const c = computation;
   return [
     MarketReply.TICK_OPTION_COMPUTATION,
+    before(ServerVersion.PRICE_BASED_VOLATILITY, 6), // version
     tickerId,
     tickType,
-    0,
+    since(ServerVersion.PRICE_BASED_VOLATILITY, 0), // tickAttrib
     c.impliedVolatility,
     c.delta,
     c.optionPrice,
@@ -191,7 +200,10 @@ export interface WireBar {
   count: number;
 }
 
-/** HISTORICAL_DATA at v193: no version, no hasGaps, and the whole answer in this one message. */
+/**
+ * HISTORICAL_DATA: no version and no hasGaps (from v124, so at every version spoken), the whole answer in
+ * this one message; volumes are decimals from v163, whole below it.
+ */
 export function historicalDataMessage(
   reqId: number,
   start: string,
@@ -200,7 +212,16 @@ export function historicalDataMessage(
 ): WireValue[] {
   const fields: WireValue[] = [Reply.HISTORICAL_DATA, reqId, start, end, bars.length];
   for (const bar of bars) {
-    fields.push(bar.date, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.wap, bar.count);
+    fields.push(
+      bar.date,
+      bar.open,
+      bar.high,
+      bar.low,
+      bar.close,
+      decimalSize(bar.volume),
+      bar.wap,
+      bar.count,
+    );
   }
   return fields;
 }
@@ -217,6 +238,6 @@ export function historicalDataUpdateMessage(reqId: number, bar: WireBar): WireVa
     bar.high,
     bar.low,
     bar.wap,
-    bar.volume,
+    decimalSize(bar.volume),
   ];
 }

@@ -164,7 +164,8 @@ export class TwsClientSession implements ClientSession {
       if (!this.started) return; // TWS ignores requests before START_API
       const handler = this.hooks.handlerFor(messageId);
       if (!handler) {
-        this.refuse(fields, Code.UNREADABLE_REQUEST, SystemMessage.unknownMessage(fields[0] ?? ''));
+        // A message IB does not know has no layout it could find an id in: the refusal goes to -1.
+        this.refuse(fields, Code.UNREADABLE_REQUEST, SystemMessage.unknownMessage(fields[0] ?? ''), false);
         return;
       }
       handler(this, request);
@@ -180,8 +181,8 @@ export class TwsClientSession implements ClientSession {
   }
 
   /** IB answers a request it cannot read or accept with 320/321 for that request's id, never with silence. */
-  private refuse(fields: readonly string[], code: number, text: string): void {
-    const id = requestIdOf(fields, this.serverVersion);
+  private refuse(fields: readonly string[], code: number, text: string, known = true): void {
+    const id = known ? requestIdOf(fields, this.serverVersion) : NO_REQUEST_ID;
     this.hooks.log(`connection ${this.connectionId}: message ${fields[0] ?? '?'} refused (${code}): ${text}`);
     this.sendError(id, code, text);
   }

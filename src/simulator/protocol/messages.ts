@@ -1,5 +1,6 @@
 import { Reply } from './message-ids';
-import { since, type WireValue } from './framing';
+import { before, since, type WireValue } from './framing';
+import { InvalidRequest, type FieldReader } from './field-reader';
 import { ServerVersion } from './versions';
 
 /** Id used by messages that answer no particular request (farm status, connectivity, pacing). */
@@ -22,6 +23,31 @@ export function errorMessage(
   ];
 }
 
+/**
+ * A size (quantity, volume) as IB writes it: a decimal from v163 (FRACTIONAL_SIZE_SUPPORT), a whole number
+ * below it, where clients read sizes as integers.
+ */
+export function decimalSize(size: number): WireValue {
+  if (!Number.isFinite(size) || Number.isInteger(size)) return size;
+  return since(
+    ServerVersion.OLDEST,
+    before(ServerVersion.FRACTIONAL_SIZE_SUPPORT, Math.round(size)),
+    since(ServerVersion.FRACTIONAL_SIZE_SUPPORT, size),
+  );
+}
+
+/**
+ * A request that a client at the session's version cannot send (its encoder refuses it below `version`):
+ * if one arrives anyway, IB refuses it for that request's id (321), as it does any request it cannot accept.
+ */
+export function requireVersion(request: FieldReader, version: number, feature: string): void {
+  if (request.serverVersion < version) {
+    throw new InvalidRequest(
+      `${feature} needs server version ${version}; this session negotiated ${request.serverVersion}.`,
+    );
+  }
+}
+
 export function managedAccountsMessage(accounts: readonly string[]): WireValue[] {
   return [Reply.MANAGED_ACCTS, 1, accounts.join(',')];
 }
@@ -30,7 +56,7 @@ export function nextValidIdMessage(orderId: number): WireValue[] {
   return [Reply.NEXT_VALID_ID, 1, orderId];
 }
 
-/** USER_INFO (no version): the white-branding id, empty for an account opened directly with IB. */
+/** USER_INFO (no version; the message exists from v167): the white-branding id, empty for an account opened directly with IB. */
 export function userInfoMessage(reqId: number, whiteBrandingId: string): WireValue[] {
   return [Reply.USER_INFO, reqId, whiteBrandingId];
 }

@@ -237,19 +237,35 @@ describe('contracts: REST and MCP against the simulator', () => {
   it('lists the option contracts for an expiry, right and strike range, bounded by limit', async () => {
     const [aapl] = instrumentsOf((i) => i.symbol === 'AAPL' && i.secType === 'STK');
     const chain = simulator.market.optionChain(aapl?.conId ?? 0);
-    const expiry = chain?.expirations[1] ?? '';
+    // An expiry of the chain beyond today's listed options: its contracts come from the listed grid, at
+    // every strike the chain reports.
+    const listedExpiries = new Set(
+      instrumentsOf((i) => i.secType === 'OPT' && i.underlyingConId === aapl?.conId).map(
+        (i) => i.lastTradeDate,
+      ),
+    );
+    const expiry = chain?.expirations.find((expiration) => !listedExpiries.has(expiration)) ?? '';
     const strikes = chain?.strikes ?? [];
     const strikeMin = strikes[2] ?? 0;
     const strikeMax = strikes[6] ?? 0;
-    const expected = instrumentsOf(
-      (i) =>
-        i.secType === 'OPT' &&
-        i.underlyingConId === aapl?.conId &&
-        i.lastTradeDate === expiry &&
-        i.right === 'C' &&
-        (i.strike ?? 0) >= strikeMin &&
-        (i.strike ?? 0) <= strikeMax,
-    );
+    const expected = strikes
+      .filter((strike) => strike >= strikeMin && strike <= strikeMax)
+      .flatMap((strike) =>
+        simulator.market.resolve({
+          conId: 0,
+          symbol: 'AAPL',
+          secType: 'OPT',
+          lastTradeDateOrContractMonth: expiry,
+          strike,
+          right: 'C',
+          multiplier: '',
+          exchange: 'SMART',
+          primaryExch: '',
+          currency: 'USD',
+          localSymbol: '',
+          tradingClass: '',
+        }),
+      );
     expect(expected.length).toBe(5);
     const query = { symbol: 'AAPL', expiry, right: 'C', strikeMin, strikeMax };
     const overRest = await get('/contracts/options', query);

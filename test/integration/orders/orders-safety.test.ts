@@ -230,6 +230,36 @@ describe('order safety: read-only mode, live accounts, per-order limits', () => 
       expect(brokerState(simulator)).toEqual(before);
     });
 
+    it("refuses a combo whose notional (|net limit| × quantity × the legs' multiplier) exceeds maxNotional", async () => {
+      const [call] = simulator.market
+        .instruments()
+        .filter((instrument) => instrument.secType === 'OPT' && instrument.underlyingSymbol === 'AAPL');
+      const leg = (strike: number, action: string) => ({
+        symbol: 'AAPL',
+        secType: 'OPT',
+        expiry: call?.lastTradeDate,
+        strike,
+        right: call?.right,
+        ratio: 1,
+        action,
+      });
+      const strike = call?.strike ?? 0;
+      const before = brokerState(simulator);
+      // A credit of 4 a spread: |-4| × 3 × 100 = 1200.
+      const answer = await supervisor.rest.post<ErrorBody>('/orders', {
+        legs: [leg(strike, 'SELL'), leg(strike + 5, 'BUY')],
+        side: 'BUY',
+        quantity: 3,
+        orderType: 'LMT',
+        limitPrice: -4,
+      });
+      expect(answer.status).toBe(403);
+      expect(answer.body.message).toContain('notional 1200 USD');
+      expect(answer.body.message).toContain('combo notional per unit (net limit price)');
+      expect(answer.body.message).toContain('orders.maxNotional = 1000');
+      expect(brokerState(simulator)).toEqual(before);
+    });
+
     it('previews an order over the limits, saying place_order would refuse it', async () => {
       const preview = await callTool<{ safety: { allowed: boolean; refusal?: string } }>(
         supervisor.mcp,

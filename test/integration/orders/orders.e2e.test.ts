@@ -669,6 +669,7 @@ describe('orders end to end: REST and MCP against the simulated broker', () => {
     expect(hints).toEqual({
       preview_order: [true, false, true, true],
       place_order: [false, true, false, true],
+      transmit_order: [false, true, true, true],
       modify_order: [false, true, true, true],
       cancel_order: [false, true, true, true],
       cancel_all_orders: [false, true, true, true],

@@ -10,8 +10,9 @@ import {
 } from '../../support/fault-storm';
 
 /**
- * The short fault storm: ~36 resting paper orders through POST /orders, each retried with its idempotency
- * key until a definitive answer, while each fault happens once with orders in flight (docker kill, docker
+ * The short fault storm: ~36 resting paper orders through POST /orders (LMT mostly, and LIT, vertical call
+ * spreads as BAG combos, and staged LMTs sent on with POST /orders/{id}/transmit), each retried with its
+ * idempotency key (a staged one's transmit with its order id) until a definitive answer, while each fault happens once with orders in flight (docker kill, docker
  * restart, a gateway data freeze, a connection drop before and after the broker accepts an order, a SIGKILL of
  * the supervisor and the same command started again). Then the broker's truth decides: nothing lost,
  * nothing duplicated, no answer the broker contradicts, no key without an answer, one container.

@@ -14,17 +14,27 @@ import { Decoder } from '@stoqey/ib/dist/core/io/decoder';
 import { Encoder } from '@stoqey/ib/dist/core/io/encoder';
 import type { Instrument } from '../../../../src/simulator/market/instrument';
 import { FieldReader } from '../../../../src/simulator/protocol/field-reader';
-import { fieldsAt, formatField, type WireScalar, type WireValue } from '../../../../src/simulator/protocol/framing';
+import {
+  fieldsAt,
+  formatField,
+  type WireScalar,
+  type WireValue,
+} from '../../../../src/simulator/protocol/framing';
 import { ServerVersion } from '../../../../src/simulator/protocol/versions';
 import { openOrderMessage, type WhatIfResult } from '../../../../src/simulator/broker/order-messages';
 import { parsePlaceOrder } from '../../../../src/simulator/broker/order-parser';
 import type { OrderTicket } from '../../../../src/simulator/broker/order-ticket';
 
 /** What @stoqey/ib 1.6.10 puts on the wire for placeOrder, split into fields as the server reads them. */
-function encodePlaceOrder(orderId: number, contract: Contract, order: IbOrder): string[] {
+function encodePlaceOrder(
+  orderId: number,
+  contract: Contract,
+  order: IbOrder,
+  serverVersion: number = ServerVersion.NEWEST,
+): string[] {
   let tokens: unknown[] = [];
   const encoder = new Encoder({
-    serverVersion: ServerVersion.NEWEST,
+    serverVersion,
     sendMsg: (sent: unknown[]) => (tokens = sent),
     emitError: (message: string) => {
       throw new Error(message);
@@ -44,24 +54,30 @@ function encodePlaceOrder(orderId: number, contract: Contract, order: IbOrder): 
   );
 }
 
-function parse(fields: string[]): { ticket: OrderTicket; left: number } {
-  const reader = new FieldReader(fields);
+function parse(
+  fields: string[],
+  serverVersion: number = ServerVersion.NEWEST,
+): { ticket: OrderTicket; left: number } {
+  const reader = new FieldReader(fields, serverVersion);
   reader.skip(1);
   const ticket = parsePlaceOrder(reader);
   return { ticket, left: reader.remaining };
 }
 
 /** Decodes one server message with the client's Decoder; returns the events and any error. */
-function decode(fields: WireValue[]): { events: { name: string; args: unknown[] }[]; errors: string[] } {
+function decode(
+  fields: WireValue[],
+  serverVersion: number = ServerVersion.NEWEST,
+): { events: { name: string; args: unknown[] }[]; errors: string[] } {
   const events: { name: string; args: unknown[] }[] = [];
   const errors: string[] = [];
   const decoder = new Decoder({
-    serverVersion: ServerVersion.NEWEST,
+    serverVersion,
     emitEvent: (name: string, ...args: unknown[]) => events.push({ name, args }),
     emitInfo: () => undefined,
     emitError: (message: string) => errors.push(message),
   });
-  decoder.enqueueMessage(fieldsAt(ServerVersion.NEWEST, fields).map(formatField));
+  decoder.enqueueMessage(fieldsAt(serverVersion, fields).map(formatField));
   decoder.process();
   return { events, errors };
 }
@@ -327,7 +343,7 @@ describe('OPEN_ORDER against @stoqey/ib 1.6.10 Decoder', () => {
       }),
     );
     const message = openOrderMessage(identity(ticket), 'Submitted');
-    expect(message).toHaveLength(133);
+    expect(fieldsAt(ServerVersion.NEWEST, message)).toHaveLength(133);
     const { events, errors } = decode(message);
     expect(errors).toEqual([]);
     const [orderId, contract, order, state] = events[0]?.args as [
@@ -389,5 +405,35 @@ describe('OPEN_ORDER against @stoqey/ib 1.6.10 Decoder', () => {
       commission: 1,
       commissionCurrency: 'USD',
     });
+  });
+});
+
+/** The ends of the range the simulator speaks, and the Python client's (157..178). */
+const VERSIONS = [ServerVersion.OLDEST, 157, ServerVersion.PENDING_PRICE_REVISION, 193];
+
+describe.each(VERSIONS)('PLACE_ORDER and OPEN_ORDER at server version %i', (version) => {
+  // @stoqey/ib refuses the PEG BEST/MID fields below v170 itself, as IB's clients do.
+  const orders = richOrders.filter(([, , order]) => version >= 170 || order.midOffsetAtWhole === undefined);
+  const identity = (ticket: OrderTicket) => ({ ticket, instrument, account: 'DU1', clientId: 3, permId: 77 });
+
+  it.each(orders)('parses %s with no field left over, and OPEN_ORDER decodes', (_name, contract, order) => {
+    const { ticket, left } = parse(encodePlaceOrder(42, contract, order, version), version);
+    expect(left).toBe(0);
+    expect(ticket).toMatchObject({ orderId: 42, totalQuantity: order.totalQuantity });
+    const { events, errors } = decode(openOrderMessage(identity(ticket), 'Submitted'), version);
+    expect(errors).toEqual([]);
+    const [orderId, , decoded] = events[0]?.args as [number, Contract, IbOrder];
+    expect([orderId, decoded.totalQuantity, decoded.permId]).toEqual([42, order.totalQuantity, 77]);
+  });
+
+  it('reads the fields of its version and nothing after them', () => {
+    const order = { action: OrderAction.BUY, orderType: OrderType.LMT, totalQuantity: 3, lmtPrice: 9.5 };
+    const fields = encodePlaceOrder(8, aapl, { ...order, account: 'DU1', transmit: true }, version);
+    const { ticket, left } = parse(fields, version);
+    expect(left).toBe(0);
+    expect(ticket).toMatchObject({ account: 'DU1', lmtPrice: 9.5, transmit: true, tif: '' });
+    // A field more is left over (never read as the next field); a field fewer is unreadable.
+    expect(parse([...fields, ''], version).left).toBe(1);
+    expect(() => parse(fields.slice(0, -1), version)).toThrow(/ended after/);
   });
 });
