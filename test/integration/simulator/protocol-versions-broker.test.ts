@@ -29,6 +29,7 @@ import {
   negotiatedVersion,
   type TestClient,
 } from '../../support/ib-client';
+import { everyVersion } from '../../support/protocol-offers';
 import { recordWire } from '../../support/wire-recorder';
 
 /** A Wednesday, 11:00 in New York: US stocks trade. */
@@ -41,13 +42,8 @@ const AAPL: Contract = {
   currency: 'USD',
 };
 
-/** The offers: ib-tws-api's (v100..151), the two ends of the Python client's, and @stoqey/ib's own. */
-const OFFERS: [string, { min: number; max: number } | undefined, number][] = [
-  ['v100..151', { min: 100, max: 151 }, ServerVersion.OLDEST],
-  ['v157', { min: 157, max: 157 }, 157],
-  ['v157..178', { min: 157, max: 178 }, 178],
-  ['v100..193', undefined, ServerVersion.NEWEST],
-];
+/** Every version the simulator speaks, each from its own client and account. */
+const OFFERS = everyVersion();
 
 const cents = (price: number): number => Math.round(price * 100) / 100;
 
@@ -103,7 +99,7 @@ describe('the broker side at every protocol version', () => {
 
   beforeAll(async () => {
     simulator = new IbGatewaySimulator({
-      accounts: OFFERS.map(([, , version]) => `DU0000${version}`),
+      accounts: OFFERS.map(({ version }) => `DU0000${version}`),
       nextOrderId: 7000,
     });
     recordWire(simulator);
@@ -116,7 +112,7 @@ describe('the broker side at every protocol version', () => {
     await simulator.stop();
   });
 
-  describe.each(OFFERS)('offering %s', (_offer, offer, version) => {
+  describe.each(OFFERS)('at $label', ({ offer, version }) => {
     const account = `DU0000${version}`;
     let client: TestClient;
     let ib: IBApiNext;

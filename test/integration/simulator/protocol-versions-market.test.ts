@@ -31,6 +31,7 @@ import {
   negotiatedVersion,
   type TestClient,
 } from '../../support/ib-client';
+import { everyVersion } from '../../support/protocol-offers';
 import { recordWire } from '../../support/wire-recorder';
 import { innerApi, refusalOf, scheduleRequest, stock, utc, waitFor } from './protocol-versions-support';
 
@@ -39,23 +40,12 @@ const TUESDAY = Date.parse('2026-11-24T16:00:00Z');
 const AAPL = 265598;
 const ACCOUNT = 'DU1111111';
 
-/** The ends and the middle of the range the simulator speaks, as clients offer them. */
-const SESSIONS = [
-  {
-    label: 'v151 (a client offering v100..151)',
-    offer: { min: 100, max: 151 },
-    version: 151,
-    symbol: 'MSFT',
-  },
-  { label: 'v157 (offering v157 only)', offer: { min: 157, max: 157 }, version: 157, symbol: 'AMZN' },
-  {
-    label: 'v178 (the Python client, v157..178)',
-    offer: { min: 157, max: 178 },
-    version: 178,
-    symbol: 'GOOGL',
-  },
-  { label: 'v193 (@stoqey/ib, v100..193)', offer: undefined, version: 193, symbol: 'AAPL' },
-] as const;
+/** Every version the simulator speaks; each session asks about its own stock (pacing counts per stock). */
+const SYMBOLS = ['MSFT', 'AMZN', 'GOOGL', 'AAPL'] as const;
+const SESSIONS = everyVersion().map((session, index) => ({
+  ...session,
+  symbol: SYMBOLS[index % SYMBOLS.length] ?? 'AAPL',
+}));
 
 /**
  * The simulator negotiates the version as IB Gateway does and speaks it: @stoqey/ib, made to offer an
@@ -65,18 +55,6 @@ const SESSIONS = [
 describe('simulator protocol versions: market, contracts, news and system', () => {
   let simulator: IbGatewaySimulator;
   let port: number;
-
-  beforeAll(async () => {
-    simulator = new IbGatewaySimulator({ accounts: [ACCOUNT], marketData: { barUpdateIntervalMs: 100 } });
-    recordWire(simulator);
-    port = await simulator.start();
-    simulator.setClock(TUESDAY);
-  });
-
-  afterAll(async () => {
-    disconnectAllClients();
-    await simulator.stop();
-  });
 
   const instrument = (symbol: string, secType = 'STK'): Instrument => {
     const found = simulator.market
@@ -91,15 +69,22 @@ describe('simulator protocol versions: market, contracts, news and system', () =
     let ib: IBApiNext;
     let api: IBApi;
 
+    // A simulator per session: IB's historical pacing (60 requests in 10 minutes) would stop a shared one.
     beforeAll(async () => {
+      simulator = new IbGatewaySimulator({ accounts: [ACCOUNT], marketData: { barUpdateIntervalMs: 100 } });
+      recordWire(simulator);
+      port = await simulator.start();
+      simulator.setClock(TUESDAY);
       client = await connectClient(port, offer ? { offerVersions: offer } : {});
       ib = client.ib;
       api = innerApi(ib);
     });
 
-    afterAll(() => {
+    afterAll(async () => {
       expect(decodeErrors(client.errors)).toEqual([]);
       client.disconnect();
+      disconnectAllClients();
+      await simulator.stop();
     });
 
     it('negotiates the version and answers the system requests (current time, managed accounts)', async () => {
