@@ -106,7 +106,7 @@ describe('malformed input: every door checks its input before anything happens, 
     };
   };
 
-  it('covers the nine JSON-body routes and the DELETE', () => {
+  it('covers the ten JSON-body routes and the DELETE', () => {
     const posts = sideEffecting.filter((route) => route.method === 'POST').map((route) => route.path);
     expect(posts.sort()).toEqual(
       [
@@ -116,6 +116,7 @@ describe('malformed input: every door checks its input before anything happens, 
         '/gateway/stop',
         '/orders',
         '/orders/1/modify',
+        '/orders/1/transmit',
         '/orders/cancel-all',
         '/orders/preview',
         '/scanner/run',
