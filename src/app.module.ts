@@ -24,6 +24,7 @@ import { MarketDataController } from './market-data/market-data.controller';
 import { OptionAnalyticsController } from './market-data/option-analytics.controller';
 import { QuoteRoute } from './market-data/quote.route';
 import { NewsController } from './news/news.controller';
+import { PromptsController } from './prompts/prompts.controller';
 import { OrdersController } from './orders/orders.controller';
 import { ScannerController } from './scanner/scanner.controller';
 import { mcpTransportSecurity } from './security/request-origin-policy';
@@ -99,6 +100,7 @@ export class AppModule {
         MarketDataStreamController,
         OptionAnalyticsController,
         OrdersController,
+        PromptsController,
       ],
       providers: [
         QuietStartupLogger,

@@ -9,7 +9,8 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES as HTTP_STATUS_TEXT } from 'node:http';
-import { of, type Observable } from 'rxjs';
+import { ProtocolError } from '@modelcontextprotocol/server';
+import { of, throwError, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { DomainError, ErrorCode } from './domain-error';
 import { REDACTOR, type Redactor } from './redactor';
@@ -69,6 +70,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): Observable<McpErrorResult> | undefined {
+    // A protocol error of the MCP library (invalid params, a missing capability) stays a JSON-RPC error.
+    if (host.getType() !== 'http' && exception instanceof ProtocolError) return throwError(() => exception);
     const body = this.redactor.redactDeep(errorBody(exception, this.logger));
     if (host.getType() === 'http') {
       const response: unknown = host.switchToHttp().getResponse();
