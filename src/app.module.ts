@@ -25,6 +25,7 @@ import { OptionAnalyticsController } from './market-data/option-analytics.contro
 import { QuoteRoute } from './market-data/quote.route';
 import { NewsController } from './news/news.controller';
 import { PromptsController } from './prompts/prompts.controller';
+import { McpConformanceTools } from './common/mcp-conformance-tools';
 import { OrdersController } from './orders/orders.controller';
 import { ScannerController } from './scanner/scanner.controller';
 import { mcpTransportSecurity } from './security/request-origin-policy';
@@ -105,6 +106,7 @@ export class AppModule {
       providers: [
         QuietStartupLogger,
         QuoteRoute,
+        McpConformanceTools,
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_INTERCEPTOR, useClass: OperationMetricsInterceptor },
         {
