@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { OrderContract, OrderTypeName, OrderView, Side } from './orders.schemas';
+import type { OrderContract, OrderPricing, OrderView, Side } from './orders.schemas';
 
 /**
  * The orders domain's own words for what goes to the broker and what comes back. The repository
@@ -68,21 +68,13 @@ export interface OrderContractRef {
   comboLegs?: ComboLegRef[] | undefined;
 }
 
-/** One order's fields as the service sends them (place, modify, what-if). */
-export interface OrderFields {
+/**
+ * One order's fields as the service sends them (place, modify, what-if): its type and prices (OrderPricing;
+ * TRAIL LIMIT's limitPriceOffset is IB's lmtPriceOffset, REL's pegOffset its auxPrice) and the rest.
+ */
+export interface OrderFields extends OrderPricing {
   side: Side;
   quantity: number;
-  orderType: OrderTypeName;
-  limitPrice?: number | undefined;
-  stopPrice?: number | undefined;
-  trailingAmount?: number | undefined;
-  trailingPercent?: number | undefined;
-  /** TRAIL LIMIT: IB's lmtPriceOffset. */
-  limitPriceOffset?: number | undefined;
-  /** REL: IB's offset (auxPrice). */
-  pegOffset?: number | undefined;
-  /** REL: the offset as a percent of the price pegged to (IB's percentOffset). */
-  percentOffset?: number | undefined;
   tif?: string | undefined;
   /** GTD: when the order expires (ISO 8601). */
   goodTillDate?: string | undefined;

@@ -1,4 +1,4 @@
-import { ConnectionState, ErrorCode, IBApiNext, type IBApiNextError } from '@stoqey/ib';
+import { ConnectionState, ErrorCode, IBApi, IBApiNext, type IBApiNextError } from '@stoqey/ib';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 
 export interface TestClient {
@@ -94,4 +94,10 @@ function offerVersions(ib: IBApiNext, range: { min: number; max: number }): void
 /** The protocol version the server answered the handshake with. */
 export function negotiatedVersion(ib: IBApiNext): number {
   return socketOf(ib).serverVersion;
+}
+/** The IBApi inside IBApiNext: it has the calls IBApiNext lacks (news, WSH, option calculations). */
+export function innerApi(ib: IBApiNext): IBApi {
+  const inner: unknown = Reflect.get(ib, 'api');
+  if (!(inner instanceof IBApi)) throw new Error('IBApiNext holds no IBApi');
+  return inner;
 }

@@ -26,6 +26,7 @@ import {
   connectClient,
   decodeErrors,
   disconnectAllClients,
+  innerApi,
   negotiatedVersion,
   type TestClient,
 } from '../../support/ib-client';
@@ -86,11 +87,6 @@ async function collect<T>(
     events.off(event, onItem);
   }
   return items;
-}
-
-/** IBApiNext's raw IBApi (same connection, same negotiated version), for what IBApiNext has no method for. */
-function rawApi(ib: IBApiNext): IBApi {
-  return (ib as unknown as { api: IBApi }).api;
 }
 
 describe('the broker side at every protocol version', () => {
@@ -271,10 +267,10 @@ describe('the broker side at every protocol version', () => {
     // there: the unit tests check that layout (broker-versions-wire.test.ts).
     completedOrdersAt('reports completed orders, filled and cancelled', async () => {
       const completed = await collect(
-        rawApi(ib),
+        innerApi(ib),
         EventName.completedOrder,
         EventName.completedOrdersEnd,
-        () => rawApi(ib).reqCompletedOrders(false),
+        () => innerApi(ib).reqCompletedOrders(false),
         (_contract: Contract, order: Order, state: OrderState) =>
           order.account === account ? { order, state } : undefined,
       );
@@ -316,7 +312,7 @@ describe('the broker side at every protocol version', () => {
       const row = positions.all.get(account)?.find((position) => position.contract.conId === 265598);
       expect(row?.pos).toBe(held?.position);
       expect(row?.avgCost).toBeCloseTo(held?.averageCost ?? NaN, 6);
-      const api = rawApi(ib);
+      const api = innerApi(ib);
       const multi = await collect(
         api,
         EventName.positionMulti,

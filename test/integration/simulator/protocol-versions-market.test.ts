@@ -28,12 +28,13 @@ import {
   connectClient,
   decodeErrors,
   disconnectAllClients,
+  innerApi,
   negotiatedVersion,
   type TestClient,
 } from '../../support/ib-client';
 import { everyVersion } from '../../support/protocol-offers';
 import { recordWire } from '../../support/wire-recorder';
-import { innerApi, refusalOf, scheduleRequest, stock, utc, waitFor } from './protocol-versions-support';
+import { refusalOf, scheduleRequest, stock, utc, waitFor } from './protocol-versions-support';
 
 /** A Tuesday, 11:00 New York time: US markets trade. */
 const TUESDAY = Date.parse('2026-11-24T16:00:00Z');

@@ -1,4 +1,4 @@
-import { IBApi, SecType, type Contract, type IBApiNext } from '@stoqey/ib';
+import { SecType, type Contract } from '@stoqey/ib';
 import { Request } from '../../../src/simulator/protocol/message-ids';
 import type { TestClient } from '../../support/ib-client';
 
@@ -10,13 +10,6 @@ export const stock = (symbol: string): Contract => ({
   exchange: 'SMART',
   currency: 'USD',
 });
-
-/** The IBApi inside IBApiNext: it has the calls IBApiNext lacks (news, WSH, option calculations). */
-export function innerApi(ib: IBApiNext): IBApi {
-  const inner: unknown = Reflect.get(ib, 'api');
-  if (!(inner instanceof IBApi)) throw new Error('IBApiNext holds no IBApi');
-  return inner;
-}
 
 export async function waitFor(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
   const deadline = Date.now() + ms;
