@@ -5,6 +5,7 @@ import { MCP_STRATEGY, McpStrategy, StreamableHttpTransport } from '@rekog/mcp-n
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AccountController } from './account/account.controller';
+import { AccountReadRoutes } from './account/account-reads.route';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { CLOCK, systemClock, type Clock } from './common/clock';
 import { MetricsController, MetricsRegistry, OperationMetricsInterceptor } from './common/metrics';
@@ -15,6 +16,10 @@ import type { AppConfig } from './config/config.schema';
 import { APP_CONFIG, SERVICE_VERSION } from './config/config.tokens';
 import { ConnectionController } from './connection/connection.controller';
 import { ContractsController } from './contracts/contracts.controller';
+import { EVENT_HUB, EventHub } from './events/event-hub';
+import { EventStreams } from './events/event-subscriber';
+import { EventsWebsocket } from './events/events-websocket';
+import { EventsController } from './events/events.controller';
 import { GatewayController } from './gateway/gateway.controller';
 import { GatewayRouter } from './gateway/gateway-router';
 import { HealthStatusController } from './health/health-status.controller';
@@ -25,7 +30,11 @@ import { OptionAnalyticsController } from './market-data/option-analytics.contro
 import { QuoteRoute } from './market-data/quote.route';
 import { NewsController } from './news/news.controller';
 import { PromptsController } from './prompts/prompts.controller';
+import { ResourcesController } from './events/resources.controller';
+import { ResourceUpdates } from './events/resource-updates';
+import { refuseLegacyResourceSubscriptions } from './events/legacy-resource-subscriptions';
 import { McpConformanceTools } from './common/mcp-conformance-tools';
+import { OrderApprovalsController } from './orders/order-approvals.controller';
 import { OrdersController } from './orders/orders.controller';
 import { ScannerController } from './scanner/scanner.controller';
 import { mcpTransportSecurity } from './security/request-origin-policy';
@@ -43,6 +52,8 @@ export interface AppRuntime {
   logDestination?: DestinationStream;
   /** The service's time; the system clock unless given. */
   clock?: Clock;
+  /** The live events every gateway's services publish into; a fresh hub unless given. */
+  events?: EventHub;
 }
 
 /** Start-up facts every module of the HTTP app may need. */
@@ -59,8 +70,9 @@ class RuntimeModule {
         { provide: REDACTOR, useValue: Redactor.fromConfig(runtime.config) },
         { provide: MetricsRegistry, useValue: runtime.metrics },
         { provide: GatewayRouter, useValue: runtime.router },
+        { provide: EVENT_HUB, useValue: runtime.events ?? new EventHub(runtime.clock ?? systemClock) },
       ],
-      exports: [APP_CONFIG, CLOCK, REDACTOR, MetricsRegistry, GatewayRouter],
+      exports: [APP_CONFIG, CLOCK, REDACTOR, MetricsRegistry, GatewayRouter, EVENT_HUB],
     };
   }
 }
@@ -100,13 +112,20 @@ export class AppModule {
         MarketDataController,
         MarketDataStreamController,
         OptionAnalyticsController,
+        OrderApprovalsController,
         OrdersController,
         PromptsController,
+        EventsController,
+        ResourcesController,
       ],
       providers: [
         QuietStartupLogger,
         QuoteRoute,
+        AccountReadRoutes,
         McpConformanceTools,
+        EventStreams,
+        EventsWebsocket,
+        ResourceUpdates,
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_INTERCEPTOR, useClass: OperationMetricsInterceptor },
         {
@@ -116,8 +135,12 @@ export class AppModule {
               name: 'ib-gateway-supervisor',
               version: SERVICE_VERSION,
               instructions:
-                'Tools for an Interactive Brokers IB Gateway kept healthy by this service: connection health and more.',
+                'Tools for an Interactive Brokers IB Gateway kept healthy by this service (orders, account, market data, contracts, scanner, news, health); resources (ibgs://...) for the live account, orders, health and quotes, announced on subscriptions/listen when they change; prompts for placing an order safely, reviewing the portfolio, explaining a PnL and troubleshooting the gateway.',
               logging: false,
+              // subscribe: resources are announced on subscriptions/listen streams (ResourceUpdates); the SDK
+              // honours a stream's resourceSubscriptions only when this is advertised.
+              capabilities: { resources: { subscribe: true, listChanged: true } },
+              serverMutator: refuseLegacyResourceSubscriptions,
               transports: [
                 new StreamableHttpTransport({
                   endpoint: '/mcp',

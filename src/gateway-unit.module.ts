@@ -20,6 +20,8 @@ import { ConnectionModule } from './connection/connection.module';
 import { ConnectionService } from './connection/connection.service';
 import type { IbApiTarget } from './connection/ib-session.repository';
 import { ContractsModule } from './contracts/contracts.module';
+import { EVENT_HUB, type EventHub } from './events/event-hub';
+import { GatewayEventBridge } from './events/gateway-event-bridge';
 import type { GatewayUnit } from './gateway/gateway-router';
 import { GatewayModule } from './gateway/gateway.module';
 import type { GatewayService } from './gateway/gateway.service';
@@ -47,6 +49,8 @@ export interface GatewayUnitRuntime {
   namedInLogs: boolean;
   /** The service's logger, the HTTP app's too: the gateway's services log from their first line on. */
   logger: LoggerService;
+  /** The service's one event hub: this gateway's orders, account, quotes, news and health go there. */
+  events: EventHub;
 }
 
 @Global()
@@ -61,8 +65,9 @@ class UnitRuntimeModule {
         { provide: CLOCK, useValue: runtime.clock },
         { provide: REDACTOR, useValue: Redactor.fromConfig(runtime.config) },
         { provide: MetricsRegistry, useValue: runtime.metrics },
+        { provide: EVENT_HUB, useValue: runtime.events },
       ],
-      exports: [APP_CONFIG, IB_API_TARGET, CLOCK, REDACTOR, MetricsRegistry],
+      exports: [APP_CONFIG, IB_API_TARGET, CLOCK, REDACTOR, MetricsRegistry, EVENT_HUB],
     };
   }
 }
@@ -89,7 +94,7 @@ export class GatewayUnitModule {
         MarketDataModule,
         OrdersModule,
       ],
-      providers: [GatewayVncTarget],
+      providers: [GatewayVncTarget, GatewayEventBridge],
     };
   }
 }

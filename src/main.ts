@@ -32,7 +32,9 @@ import { startGatewayUnit } from './gateway-unit.module';
 import type { StartupPhase } from './gateway/container-gateway-runtime';
 import { claimSupervisor } from './gateway/supervisor-lock';
 import type { GatewayLog, GatewayService } from './gateway/gateway.service';
+import { EventHub } from './events/event-hub';
 import { QuoteRoute } from './market-data/quote.route';
+import { AccountReadRoutes } from './account/account-reads.route';
 import { IbGatewaySimulator } from './simulator/simulator';
 
 export interface RunningService {
@@ -185,6 +187,7 @@ async function startGateway(
     logDestination: DestinationStream | undefined;
     clock: Clock;
     metrics: MetricsRegistry;
+    events: EventHub;
     logger: LoggerService;
     startup: StartupPhase;
     cleanup: Array<() => Promise<void>>;
@@ -229,6 +232,7 @@ async function startGateway(
     gateway,
     clock,
     metrics: context.metrics,
+    events: context.events,
     namedInLogs: listed,
     logger: context.logger,
   });
@@ -268,13 +272,15 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   // One clock for the gateways (restart budget, backoff) and their services (watchdog, ladder, pacing, orders).
   const clock = systemClock;
   const metrics = new MetricsRegistry();
+  // One hub for every gateway's events: a client subscribes once, whichever gateway they come from.
+  const events = new EventHub(clock);
   let gateways: RunningGateway[];
   let app: INestApplication;
   try {
     // The app's logger, made before the gateways' services so that they log through it from the start.
     const loggerParams = redactingLoggerOptions(config.logLevel, Redactor.fromConfig(config), logDestination);
     const logger = new QuietStartupLogger(new PinoLogger(loggerParams), loggerParams);
-    const starting = { config, options, logDestination, clock, metrics, logger, startup, cleanup };
+    const starting = { config, options, logDestination, clock, metrics, events, logger, startup, cleanup };
     // The gateways start side by side: a container's start must not wait for another's.
     const results = await Promise.allSettled(
       plans.map(async (plan, index) => startGateway(plan, index, starting)),
@@ -296,12 +302,14 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       router,
       metrics,
       clock,
+      events,
       ...(logDestination ? { logDestination } : {}),
     });
     // The app binds the port just reserved (the same one when 0 was asked).
     await claim.releasePort();
     app = await listenWithBothFaces(appModule, { ...config, port: claim.port }, (nest) => [
       nest.get(QuoteRoute, { strict: false }),
+      ...nest.get(AccountReadRoutes, { strict: false }).routes,
     ]);
     startup.complete = true;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ExecutionFilter } from '@stoqey/ib';
+import type { AccountSummaries, ExecutionFilter, Position } from '@stoqey/ib';
 import { filter, firstValueFrom } from 'rxjs';
 import type { z } from 'zod';
 import { IbSession } from '../connection/ib-session.repository';
@@ -7,7 +7,7 @@ import { contractView, type ContractView } from '../contracts/contracts.reposito
 import type { AccountSummaryEntry, ExecutionEntry, PositionEntry } from './account.schemas';
 
 /** IB's account summary tags, and the summary field each one fills. */
-const SUMMARY_TAGS = {
+export const SUMMARY_TAGS = {
   NetLiquidation: 'netLiquidation',
   TotalCashValue: 'totalCash',
   SettledCash: 'settledCash',
@@ -23,7 +23,9 @@ const SUMMARY_TAGS = {
 } as const satisfies Record<string, keyof z.infer<typeof AccountSummaryEntry>>;
 
 /** Account summaries are requested for IB's group of every managed account. */
-const ALL_ACCOUNTS_GROUP = 'All';
+export const ALL_ACCOUNTS_GROUP = 'All';
+/** The tags every account summary request names: the same text, so IBApiNext shares one subscription. */
+export const SUMMARY_TAG_LIST = Object.keys(SUMMARY_TAGS).join(',');
 /** IB marks a value it does not know with Double.MAX; anything this large is "unset", not an amount. */
 const UNSET_THRESHOLD = 1e300;
 
@@ -87,50 +89,16 @@ export class AccountRepository {
   /** Balances and margin of each of `accounts` (every amount null for an account IB reported nothing for). */
   async balances(accounts: readonly string[]): Promise<AccountBalances[]> {
     const update = await this.session.ibRequest('account summary', async (ib) =>
-      firstValueFrom(ib.getAccountSummary(ALL_ACCOUNTS_GROUP, Object.keys(SUMMARY_TAGS).join(','))),
+      firstValueFrom(ib.getAccountSummary(ALL_ACCOUNTS_GROUP, SUMMARY_TAG_LIST)),
     );
-    return accounts.map((account) => {
-      const tags = update.all.get(account);
-      const entry: AccountBalances = {
-        account,
-        currency: '',
-        netLiquidation: null,
-        totalCash: null,
-        settledCash: null,
-        buyingPower: null,
-        equityWithLoan: null,
-        grossPositionValue: null,
-        initMargin: null,
-        maintMargin: null,
-        availableFunds: null,
-        excessLiquidity: null,
-        cushion: null,
-        leverage: null,
-      };
-      for (const [tag, field] of Object.entries(SUMMARY_TAGS)) {
-        for (const [currency, { value }] of tags?.get(tag) ?? []) {
-          entry[field] = amountOf(Number(value));
-          if (currency !== '' && entry.currency === '') entry.currency = currency;
-        }
-      }
-      return entry;
-    });
+    return accounts.map((account) => balancesOf(update.all, account));
   }
 
   /** Every position IB reports (closed ones included, with position 0), by account id. */
   async positions(): Promise<Map<string, PositionHolding[]>> {
     const update = await this.session.ibRequest('positions', async (ib) => firstValueFrom(ib.getPositions()));
     const positions = new Map<string, PositionHolding[]>();
-    for (const [account, held] of update.all) {
-      positions.set(
-        account,
-        held.map((position) => ({
-          contract: contractView(position.contract),
-          position: position.pos,
-          averageCost: position.avgCost ?? 0,
-        })),
-      );
-    }
+    for (const [account, held] of update.all) positions.set(account, held.map(holdingOf));
     return positions;
   }
 
@@ -141,12 +109,7 @@ export class AccountRepository {
     const download = await this.accountDownload(account, 'portfolio');
     const lines = new Map<number, PortfolioValuation>();
     for (const line of download.portfolio?.get(account) ?? []) {
-      lines.set(line.contract.conId ?? 0, {
-        marketPrice: amountOf(line.marketPrice),
-        marketValue: amountOf(line.marketValue),
-        unrealizedPnl: amountOf(line.unrealizedPNL),
-        realizedPnl: amountOf(line.realizedPNL),
-      });
+      lines.set(line.contract.conId ?? 0, valuationOf(line));
     }
     return lines;
   }
@@ -255,7 +218,54 @@ export class AccountRepository {
   }
 }
 
+/** One account's balances from IB's account summary (every amount null for one IB reported nothing for). */
+export function balancesOf(summaries: AccountSummaries, account: string): AccountBalances {
+  const tags = summaries.get(account);
+  const entry: AccountBalances = {
+    account,
+    currency: '',
+    netLiquidation: null,
+    totalCash: null,
+    settledCash: null,
+    buyingPower: null,
+    equityWithLoan: null,
+    grossPositionValue: null,
+    initMargin: null,
+    maintMargin: null,
+    availableFunds: null,
+    excessLiquidity: null,
+    cushion: null,
+    leverage: null,
+  };
+  for (const [tag, field] of Object.entries(SUMMARY_TAGS)) {
+    for (const [currency, { value }] of tags?.get(tag) ?? []) {
+      entry[field] = amountOf(Number(value));
+      if (currency !== '' && entry.currency === '') entry.currency = currency;
+    }
+  }
+  return entry;
+}
+
+/** A position line of reqPositions in the service's terms. */
+export function holdingOf(position: Position): PositionHolding {
+  return {
+    contract: contractView(position.contract),
+    position: position.pos,
+    averageCost: position.avgCost ?? 0,
+  };
+}
+
+/** A portfolio line's valuation (reqAccountUpdates). */
+export function valuationOf(line: Position): PortfolioValuation {
+  return {
+    marketPrice: amountOf(line.marketPrice),
+    marketValue: amountOf(line.marketValue),
+    unrealizedPnl: amountOf(line.unrealizedPNL),
+    realizedPnl: amountOf(line.realizedPNL),
+  };
+}
+
 /** IB's amount, or null when IB sent none or its "unset" marker. */
-function amountOf(value: number | undefined): number | null {
+export function amountOf(value: number | undefined): number | null {
   return value === undefined || !Number.isFinite(value) || Math.abs(value) >= UNSET_THRESHOLD ? null : value;
 }

@@ -24,6 +24,28 @@ export const AccountInput = z.strictObject({
 /** A money amount IB did not report (or reported as "unset") is null rather than a made-up 0. */
 const amount = (description: string) => z.number().nullable().describe(description);
 
+/** How fresh an account answer is: from a subscription the service holds, or asked of IB for this answer. */
+export const Freshness = z
+  .object({
+    source: z
+      .enum(['live', 'request'])
+      .describe(
+        "live: answered from IB's streaming subscription that the service holds (no message to IB); request: IB was asked for this answer",
+      ),
+    asOf: z
+      .string()
+      .nullable()
+      .describe(
+        "live: when IB last pushed a change to the data used, or its first full picture on this session (ISO 8601; the oldest part when several); the data is current as of IB's latest push while the subscription holds. request: when IB was asked. Null when unknown",
+      ),
+    note: z.string().optional().describe('What the data came from and how often IB refreshes it'),
+  })
+  .describe(
+    'How fresh the answer is. IB pushes account values and the account summary only every few minutes (about 3 minutes for reqAccountUpdates), positions and PnL as they change: a live answer is current as of its last push, which may be minutes old for account values',
+  );
+
+const freshness = { freshness: Freshness.optional() };
+
 export const ManagedAccounts = z.object({
   accounts: z
     .array(
@@ -52,7 +74,7 @@ export const AccountSummaryEntry = z.object({
   leverage: z.number().nullable().describe('Gross position value / net liquidation'),
 });
 
-export const AccountSummary = z.object({ accounts: z.array(AccountSummaryEntry) });
+export const AccountSummary = z.object({ accounts: z.array(AccountSummaryEntry), ...freshness });
 
 export const PositionEntry = ContractSchema.extend({
   account: z.string(),
@@ -64,7 +86,7 @@ export const PositionEntry = ContractSchema.extend({
   realizedPnl: amount('Realized PnL of the position'),
 });
 
-export const Positions = z.object({ positions: z.array(PositionEntry) });
+export const Positions = z.object({ positions: z.array(PositionEntry), ...freshness });
 
 export const AccountPnlEntry = z.object({
   account: z.string(),
@@ -73,7 +95,7 @@ export const AccountPnlEntry = z.object({
   realizedPnl: amount('PnL realized today'),
 });
 
-export const AccountPnl = z.object({ accounts: z.array(AccountPnlEntry) });
+export const AccountPnl = z.object({ accounts: z.array(AccountPnlEntry), ...freshness });
 
 export const PositionPnlInput = z
   .strictObject({
@@ -148,8 +170,10 @@ export const AccountValues = z.object({
           }),
         )
         .describe('Every value IB keeps for the account (reqAccountUpdates), sorted by tag and currency'),
+      ...freshness,
     }),
   ),
+  ...freshness,
 });
 
 export const ExecutionsInput = z.strictObject({

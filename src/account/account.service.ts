@@ -1,11 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Mutex } from 'async-mutex';
 import type { z } from 'zod';
+import { CLOCK, type Clock } from '../common/clock';
 import { APP_CONFIG } from '../config/config.tokens';
 import { DomainError } from '../common/domain-error';
 import { parseIbTime } from '../common/ib-time';
 import type { AppConfig } from '../config/config.schema';
 import { ContractsService } from '../contracts/contracts.service';
+import {
+  combinedFreshness,
+  liveFreshness,
+  LIVE_NOTES,
+  requestFreshness,
+  type FreshnessValue,
+} from './account-freshness';
+import { AccountLiveState } from './account-live-state';
 import { AccountRepository, type PortfolioValuation } from './account.repository';
 import type {
   AccountPnl,
@@ -34,7 +43,9 @@ const NOT_VALUED: PortfolioValuation = {
 
 /**
  * The account side of IB: managed accounts, balances and margin, positions valued at market, PnL and
- * executions. Each answer is a one-shot read of IB's streams (subscribe, take the full picture, cancel).
+ * executions. Balances, positions, PnL and account values are answered from the subscriptions the live state
+ * holds (no message to IB) when it holds the answer, else by a one-shot read (subscribe, take, cancel); each
+ * such answer says which, and as of when.
  */
 @Injectable()
 export class AccountService {
@@ -44,7 +55,9 @@ export class AccountService {
   constructor(
     private readonly repository: AccountRepository,
     private readonly contracts: ContractsService,
+    private readonly live: AccountLiveState,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async managedAccounts(): Promise<z.infer<typeof ManagedAccounts>> {
@@ -56,18 +69,30 @@ export class AccountService {
 
   async summary(account: string | undefined): Promise<z.infer<typeof AccountSummary>> {
     const accounts = await this.selectAccounts(account);
-    return { accounts: await this.repository.balances(accounts) };
+    const held = this.live.balances(accounts);
+    if (held) return { accounts: held.value, freshness: liveFreshness(held.asOf, LIVE_NOTES.summary) };
+    return {
+      accounts: await this.repository.balances(accounts),
+      freshness: this.requested('account summary not held yet (no session, or its first push is pending)'),
+    };
   }
 
   /** Positions (reqPositions) valued with the portfolio lines of reqAccountUpdates (price, value, PnL). */
   async positions(account: string | undefined): Promise<z.infer<typeof Positions>> {
     const accounts = await this.selectAccounts(account);
-    const holdings = await this.repository.positions();
+    const parts: FreshnessValue[] = [];
+    const heldHoldings = this.live.holdings();
+    parts.push(
+      heldHoldings
+        ? liveFreshness(heldHoldings.asOf, LIVE_NOTES.positions)
+        : this.requested('positions not held yet'),
+    );
+    const holdings = heldHoldings?.value ?? (await this.repository.positions());
     const positions: PositionEntryValue[] = [];
     for (const id of accounts) {
       const held = (holdings.get(id) ?? []).filter((holding) => holding.position !== 0);
       if (held.length === 0) continue;
-      const portfolio = await this.accountUpdates.runExclusive(async () => this.repository.portfolio(id));
+      const portfolio = await this.portfolioOf(id, parts);
       for (const { contract, position, averageCost } of held) {
         positions.push({
           account: id,
@@ -78,15 +103,24 @@ export class AccountService {
         });
       }
     }
-    return { positions };
+    return { positions, freshness: combinedFreshness(parts) };
   }
 
   async pnl(account: string | undefined): Promise<z.infer<typeof AccountPnl>> {
     const accounts = await this.selectAccounts(account);
+    const parts: FreshnessValue[] = [];
     const entries = await Promise.all(
-      accounts.map(async (id) => ({ account: id, ...(await this.repository.pnl(id)) })),
+      accounts.map(async (id) => {
+        const held = this.live.pnl(id);
+        parts.push(
+          held
+            ? liveFreshness(held.asOf, LIVE_NOTES.pnl)
+            : this.requested(`PnL of ${id} not held, or not pushed since its position changed`),
+        );
+        return { account: id, ...(held?.value ?? (await this.repository.pnl(id))) };
+      }),
     );
-    return { accounts: entries };
+    return { accounts: entries, freshness: combinedFreshness(parts) };
   }
 
   async positionPnl(input: z.infer<typeof PositionPnlInput>): Promise<z.infer<typeof PositionPnl>> {
@@ -120,10 +154,7 @@ export class AccountService {
     const tags = input.tags === undefined ? undefined : new Set(input.tags.split(','));
     const entries: z.infer<typeof AccountValues>['accounts'] = [];
     for (const account of accounts) {
-      // One account download at a time per API client (IB's rule), shared with positions.
-      const download = await this.accountUpdates.runExclusive(async () =>
-        this.repository.accountValues(account),
-      );
+      const { download, freshness } = await this.accountValuesOf(account);
       const values = download.values
         .filter(
           (value) =>
@@ -132,9 +163,12 @@ export class AccountService {
         )
         .map((value) => ({ ...value, number: numberOf(value.value) }))
         .sort((a, b) => a.tag.localeCompare(b.tag) || a.currency.localeCompare(b.currency));
-      entries.push({ account, updatedAt: download.updatedAt ?? null, values });
+      entries.push({ account, updatedAt: download.updatedAt ?? null, values, freshness });
     }
-    return { accounts: entries };
+    return {
+      accounts: entries,
+      freshness: combinedFreshness(entries.flatMap((entry) => entry.freshness ?? [])),
+    };
   }
 
   /** Today's executions with their commissions, filtered (IB filters too, but not reliably by time). */
@@ -173,7 +207,7 @@ export class AccountService {
 
   /** The named account (NOT_FOUND unless managed), or every managed account. */
   private async selectAccounts(account: string | undefined): Promise<string[]> {
-    const accounts = await this.repository.managedAccounts();
+    const accounts = this.live.managedAccounts() ?? (await this.repository.managedAccounts());
     if (account === undefined) return accounts;
     const match = accounts.find((id) => id.toUpperCase() === account.toUpperCase());
     if (match === undefined) {
@@ -183,6 +217,45 @@ export class AccountService {
       );
     }
     return [match];
+  }
+
+  /** An account's portfolio valuations: held, else downloaded (one account download at a time: IB's rule). */
+  private async portfolioOf(
+    account: string,
+    parts: FreshnessValue[],
+  ): Promise<Map<number, PortfolioValuation>> {
+    const held = this.live.portfolio(account);
+    if (held) {
+      parts.push(liveFreshness(held.asOf, LIVE_NOTES.portfolio));
+      return held.value;
+    }
+    parts.push(this.requested(this.notHeldReason(account, 'valuations')));
+    return this.accountUpdates.runExclusive(async () =>
+      this.live.whileAccountUpdatesYielded(account, async () => this.repository.portfolio(account)),
+    );
+  }
+
+  /** Every account value of `account` (reqAccountUpdates): held, else downloaded. */
+  private async accountValuesOf(account: string) {
+    const held = this.live.accountValues(account);
+    if (held) return { download: held.value, freshness: liveFreshness(held.asOf, LIVE_NOTES.values) };
+    const freshness = this.requested(this.notHeldReason(account, 'account values'));
+    const download = await this.accountUpdates.runExclusive(async () =>
+      this.live.whileAccountUpdatesYielded(account, async () => this.repository.accountValues(account)),
+    );
+    return { download, freshness };
+  }
+
+  /** Why the account updates of `account` were requested rather than read. */
+  private notHeldReason(account: string, what: string): string {
+    const held = this.live.accountUpdatesAccount;
+    return held === undefined || held === account
+      ? `${what} of ${account} not held yet (no session, or the download is pending)`
+      : `IB allows one account-updates subscription per API client and it is held for ${held}: ${what} of ${account} were requested`;
+  }
+
+  private requested(reason: string): FreshnessValue {
+    return requestFreshness(this.clock.now(), reason);
   }
 
   /** IB's execution time in epoch ms; without a zone, the gateway's (gateway.timeZone, else UTC). */

@@ -1,5 +1,7 @@
 /** What went wrong, as the API's callers need to tell it apart. Each code has one HTTP status. */
 export const ErrorCode = {
+  /** Not a failure: the call waits for a human's approval (--confirm-orders); the body is the ticket. */
+  APPROVAL_PENDING: 202,
   INVALID_INPUT: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,

@@ -64,6 +64,18 @@ export class MetricsRegistry {
     labelNames: ['gateway'] as const,
     registers: [this.registry],
   });
+  readonly eventClients = new Gauge({
+    name: 'ibgs_event_clients',
+    help: 'Clients connected to /events, by transport (sse or websocket)',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+  readonly eventClientsDropped = new Counter({
+    name: 'ibgs_event_clients_dropped_total',
+    help: 'Clients of /events disconnected for reading too slowly, by transport',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
   readonly circuitBreakerOpen = new Gauge({
     name: 'ibgs_restart_circuit_breaker_open',
     help: '1 while the restart circuit breaker is open',

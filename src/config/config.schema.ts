@@ -75,6 +75,13 @@ const OrdersSection = z.object({
   maxNotional: positive.optional(),
   /** Only these accounts may receive orders through this gateway; empty: every account it manages. */
   accounts: z.array(accountId),
+  /**
+   * Place, modify, transmit and cancel only after a human's yes (MCP elicitation or an approval ticket).
+   * Optional rather than defaulted: a gateway entry without it keeps the top-level value.
+   */
+  confirmOrders: z.boolean().optional(),
+  /** How long a question or an approval ticket waits for the human's answer; default 300. */
+  approvalTimeoutSeconds: positive.max(86_400).optional(),
 });
 
 /**
@@ -239,7 +246,13 @@ export const CONFIG_DEFAULTS = {
     backoffMaxSeconds: 300,
     maxRestartsPerHour: 3,
   },
-  orders: { allowLive: false, readOnly: false, accounts: [] },
+  orders: {
+    allowLive: false,
+    readOnly: false,
+    accounts: [],
+    confirmOrders: false,
+    approvalTimeoutSeconds: 300,
+  },
   dataDir: defaultDataDir(),
   security: { corsOrigins: [], rateLimitPerMinute: 600 },
   simulator: { port: 0, seed: 42 },

@@ -277,6 +277,21 @@ export const SETTINGS: readonly Setting[] = [
       'an account orders may go to; repeat for more (env: comma-separated); none given: every managed account',
   },
   {
+    path: 'orders.confirmOrders',
+    flag: '--confirm-orders',
+    env: 'IBGS_CONFIRM_ORDERS',
+    type: 'boolean',
+    description:
+      'place, modify, transmit and cancel orders only after a human says yes (MCP: asked in the tool result; REST and 2025 MCP clients: an approval ticket approved over REST)',
+  },
+  {
+    path: 'orders.approvalTimeoutSeconds',
+    flag: '--approval-timeout <seconds>',
+    env: 'IBGS_APPROVAL_TIMEOUT_SECONDS',
+    type: 'number',
+    description: 'with --confirm-orders: how long a confirmation or approval ticket waits for the answer',
+  },
+  {
     path: 'dataGateway',
     flag: '--data-gateway <name>',
     env: 'IBGS_DATA_GATEWAY',

@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Subject, type Observable } from 'rxjs';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { MetricsRegistry } from '../common/metrics';
 import { APP_CONFIG } from '../config/config.tokens';
@@ -21,9 +22,12 @@ export const HEALTH_EVENT_CAPACITY = 500;
 
 /** The bounded history of every transition, newest last; each one is also counted in Prometheus. */
 @Injectable()
-export class HealthEventLog {
+export class HealthEventLog implements OnModuleDestroy {
   private readonly events: HealthEvent[] = [];
   private dropped = 0;
+  private readonly recordedEvents = new Subject<HealthEvent>();
+  /** Each transition as it is recorded (pushed to /events). */
+  readonly recorded: Observable<HealthEvent> = this.recordedEvents.asObservable();
 
   constructor(
     private readonly metrics: MetricsRegistry,
@@ -40,7 +44,12 @@ export class HealthEventLog {
       this.dropped++;
     }
     this.metrics.healthEvents.inc({ source, to, gateway: this.config.gateway.name });
+    this.recordedEvents.next(event);
     return event;
+  }
+
+  onModuleDestroy(): void {
+    this.recordedEvents.complete();
   }
 
   /** Events at or after `since`, the last `limit` of them, oldest first. */

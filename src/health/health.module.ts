@@ -22,5 +22,6 @@ import { CLIENT_STREAMS, StaleDataWatchdog } from './stale-data-watchdog';
     RecoveryLadder,
     HealthService,
   ],
+  exports: [HealthEventLog],
 })
 export class HealthModule {}

@@ -1,5 +1,13 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { firstValueFrom, of, ReplaySubject, timeout, type Observable, type Subscription } from 'rxjs';
+import {
+  firstValueFrom,
+  of,
+  ReplaySubject,
+  Subject,
+  timeout,
+  type Observable,
+  type Subscription,
+} from 'rxjs';
 import { CLOCK, dateOf, type Clock, type ClockTimer } from '../common/clock';
 import type { IbContract } from '../contracts/contracts.service';
 import { MarketDataRepository, type TickUpdate } from './market-data.repository';
@@ -63,6 +71,9 @@ export class MarketDataStreams implements OnModuleDestroy {
   private readonly logger = new Logger(MarketDataStreams.name);
   private readonly live = new Map<string, LiveStream>();
   private readonly reconnections: Subscription;
+  private readonly allQuotes = new Subject<Quote>();
+  /** Every quote of every live stream, as it arrives (pushed to /events for the contracts streamed). */
+  readonly quotes: Observable<Quote> = this.allQuotes.asObservable();
 
   constructor(
     private readonly repository: MarketDataRepository,
@@ -75,6 +86,7 @@ export class MarketDataStreams implements OnModuleDestroy {
     this.reconnections.unsubscribe();
     for (const stream of this.live.values()) this.close(stream);
     this.live.clear();
+    this.allQuotes.complete();
   }
 
   /** The live client subscriptions, for the stale-data watchdog. */
@@ -192,6 +204,7 @@ export class MarketDataStreams implements OnModuleDestroy {
     stream.latestUpdate = update;
     stream.updates.next(update);
     stream.quotes.next(stream.latest);
+    this.allQuotes.next(stream.latest);
   }
 
   /**

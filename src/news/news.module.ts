@@ -7,5 +7,6 @@ import { NewsService } from './news.service';
 @Module({
   imports: [ConnectionModule, ContractsModule],
   providers: [NewsRepository, NewsService],
+  exports: [NewsService],
 })
 export class NewsModule {}

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import type { Subscription } from 'rxjs';
+import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { z } from 'zod';
 import { CLOCK, type Clock } from '../common/clock';
 import { ContractSchema } from '../contracts/contracts.schemas';
@@ -44,6 +44,9 @@ export class NewsService implements OnModuleDestroy {
   private readonly kept: Bulletin[] = [];
   private subscribedSince: number | undefined;
   private readonly subscriptions: Subscription;
+  private readonly newBulletins = new Subject<Bulletin>();
+  /** Each bulletin the first time it is kept (pushed to /events). */
+  readonly bulletinsKept: Observable<Bulletin> = this.newBulletins.asObservable();
 
   constructor(
     private readonly repository: NewsRepository,
@@ -60,6 +63,7 @@ export class NewsService implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.subscriptions.unsubscribe();
+    this.newBulletins.complete();
   }
 
   async newsProviders(): Promise<z.infer<typeof NewsProviders>> {
@@ -131,14 +135,16 @@ export class NewsService implements OnModuleDestroy {
   /** Keeps a bulletin once: a new session's subscription sends the day's bulletins again. */
   private keep(bulletin: BulletinEntry): void {
     if (this.kept.some((kept) => kept.msgId === bulletin.msgId && kept.message === bulletin.message)) return;
-    this.kept.push({
+    const kept: Bulletin = {
       msgId: bulletin.msgId,
       type: BULLETIN_TYPES[bulletin.type - 1] ?? 'news',
       message: bulletin.message,
       originExchange: bulletin.originExchange,
       receivedAt: new Date(this.clock.now()).toISOString(),
       issuedBeforeSubscription: bulletin.issuedBeforeSubscription,
-    });
+    };
+    this.kept.push(kept);
+    this.newBulletins.next(kept);
     if (this.kept.length > MAX_BULLETINS) this.kept.splice(0, this.kept.length - MAX_BULLETINS);
   }
 }

@@ -16,11 +16,11 @@ export type OrderOperationName =
  * One line of the audit journal. request: what a caller asked (validated input); refusal: why the service
  * refused it without touching the broker; sent: what went to the broker (order ids, contract, orders);
  * response: what the broker said (openOrder, orderStatus, execDetails, commission, whatIf, error);
- * outcome: what the API answered.
+ * outcome: what the API answered; approval: a step of a human's confirmation (--confirm-orders).
  */
 export interface JournalEntry {
   at: string;
-  type: 'request' | 'refusal' | 'sent' | 'response' | 'outcome';
+  type: 'request' | 'refusal' | 'sent' | 'response' | 'outcome' | 'approval';
   operation?: OrderOperationName;
   /** Ties a request to its refusal or outcome. */
   requestId?: string;

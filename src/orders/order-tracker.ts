@@ -1,16 +1,26 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import type { Subscription } from 'rxjs';
+import { Subject, type Observable, type Subscription } from 'rxjs';
 import { CLOCK, dateOf, type Clock } from '../common/clock';
 import { IbCode, isInformationCode } from '../connection/ib-errors';
 import { OrderJournalRepository, type JournalEntry } from './order-journal.repository';
 import {
   trackedOf,
   type BrokerEvent,
+  type ExecutionReport,
   type OrderReport,
   type TrackedOrder,
   type WhatIfState,
 } from './order-model';
 import { OrdersRepository } from './orders.repository';
+
+/** An execution of one of this service's orders, with its commission (null until IB reported it). */
+export type OrderExecution = ExecutionReport & {
+  orderId: number;
+  execId: string;
+  commission: number | null;
+  commissionCurrency: string | null;
+  realizedPnl: number | null;
+};
 
 /** Everything but the timestamp: two states that differ only in when we heard them are the same. */
 function sameState(a: TrackedOrder | undefined, b: TrackedOrder): boolean {
@@ -44,6 +54,15 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
   private readonly seenExecutions = new Set<string>();
   private readonly seenWhatIfs = new Set<number>();
   private readonly subscriptions: Subscription[] = [];
+  private readonly changed = new Subject<TrackedOrder>();
+  private readonly executed = new Subject<OrderExecution>();
+  private readonly forgotten = new Subject<{ orderId: number; reason: string }>();
+  /** Every change of an order's state as the service learns it (pushed to /events and MCP resources). */
+  readonly changes: Observable<TrackedOrder> = this.changed.asObservable();
+  /** Each new execution of this service's orders, with its commission once IB reported it. */
+  readonly executions: Observable<OrderExecution> = this.executed.asObservable();
+  /** Orders found never to have reached the broker (an uncertain send that did not arrive): forgotten. */
+  readonly absences: Observable<{ orderId: number; reason: string }> = this.forgotten.asObservable();
   private executionsRefresh: Promise<void> | undefined;
   /** Requests in flight that make IB list the open orders again (see whileRelisting). */
   private relistings = 0;
@@ -62,6 +81,9 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.changed.complete();
+    this.executed.complete();
+    this.forgotten.complete();
   }
 
   get(orderId: number): TrackedOrder | undefined {
@@ -154,6 +176,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     if (changed || (fresh && this.relistings === 0)) {
       this.journal.record({ type: 'response', event, orderId: order.orderId, order });
     }
+    if (changed) this.changed.next(order);
     if (order.filled > (previous?.filled ?? 0)) this.refreshExecutions();
     return order;
   }
@@ -176,6 +199,8 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
         lastError: { code, message, at: this.now() },
         updatedAt: this.now(),
       });
+      const failed = this.orders.get(orderId);
+      if (failed) this.changed.next(failed);
     }
   }
 
@@ -190,6 +215,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     this.orders.set(order.orderId, order);
     this.expected.delete(order.orderId);
     this.journal.record({ type: 'response', event: 'reconciled', orderId: order.orderId, order, reason });
+    if (!sameState(previous, order)) this.changed.next(order);
     if (order.filled > (previous?.filled ?? 0)) this.refreshExecutions();
   }
 
@@ -206,6 +232,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
       order: transmitted,
       reason: 'transmitted',
     });
+    this.changed.next(transmitted);
   }
 
   /** Orders the broker provably never got (an uncertain send that did not arrive): forgotten, journaled. */
@@ -214,6 +241,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
       this.expected.delete(orderId);
       if (!this.orders.delete(orderId)) continue;
       this.journal.record({ type: 'response', event: 'absent', orderId, reason });
+      this.forgotten.next({ orderId, reason });
     }
   }
 
@@ -244,6 +272,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
     const filledByOrder = new Map<number, number>();
     const orderByExecId = new Map<string, number>();
     const seenNow = new Set<string>();
+    const fresh = new Map<string, ExecutionReport & { orderId: number; execId: string }>();
     for (const { orderId, execId, clientId, ...execution } of executions) {
       if (orderId === undefined || execId === undefined || seenNow.has(execId)) continue;
       if (clientId !== undefined && !this.isOwnClient(clientId)) continue;
@@ -253,6 +282,7 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
       if (this.seenExecutions.has(execId)) continue;
       this.seenExecutions.add(execId);
       this.journal.record({ type: 'response', event: 'execDetails', orderId, execId, ...execution });
+      fresh.set(execId, { orderId, execId, clientId, ...execution });
     }
     for (const { execId, commission, currency, realizedPnl } of commissions) {
       if (execId === undefined || this.commissions.has(execId)) continue;
@@ -267,6 +297,15 @@ export class OrderTracker implements OnModuleInit, OnModuleDestroy {
         commission,
         currency,
         realizedPnl,
+      });
+    }
+    for (const execution of fresh.values()) {
+      const commission = commissions.find((report) => report.execId === execution.execId);
+      this.executed.next({
+        ...execution,
+        commission: commission?.commission ?? null,
+        commissionCurrency: commission?.currency ?? null,
+        realizedPnl: commission?.realizedPnl ?? null,
       });
     }
     return filledByOrder;

@@ -13,6 +13,7 @@ import { OrderTracker } from './order-tracker';
 import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
 import { CompletedOrdersService } from './completed-orders.service';
+import { OrderApprovals } from './order-approvals';
 
 @Module({
   imports: [ConnectionModule, ContractsModule, AccountModule],
@@ -28,7 +29,8 @@ import { CompletedOrdersService } from './completed-orders.service';
     OrderReconciler,
     OrdersService,
     CompletedOrdersService,
+    OrderApprovals,
   ],
-  exports: [OrdersService],
+  exports: [OrdersService, OrderTracker],
 })
 export class OrdersModule {}

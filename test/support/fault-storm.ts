@@ -6,6 +6,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freeLoopbackPort } from '../../src/gateway/container-gateway-runtime';
 import { docker, run } from './docker';
+import { EventWatcher } from './event-watcher';
 
 /**
  * A fault storm of orders against the built CLI in container mode (the simulator image): client workers place
@@ -101,7 +102,9 @@ export type Finding =
   /** A staged key whose transmit_order answered 200 while the broker still holds the order untransmitted. */
   | 'transmitted-but-held'
   /** A staged key whose transmit_order ended in a definitive refusal. */
-  | 'transmit-refused';
+  | 'transmit-refused'
+  /** GET /events neither told the order's final state nor announced a gap that could hide it. */
+  | 'events-untold';
 
 /** Findings that make a key "untrue": an answer the broker contradicts. */
 const UNTRUE: readonly Finding[] = [
@@ -237,6 +240,8 @@ export interface StormCounts {
   unrecoveredFaults: number;
   /** The supervisor exited without being killed by the harness. */
   unexpectedSupervisorExits: number;
+  /** Orders whose final state GET /events neither delivered nor covered with a gap (must be 0). */
+  eventsUntold: number;
 }
 
 export interface StormReport {
@@ -579,6 +584,8 @@ class FaultStorm {
   private clockPins = 0;
   private controlIp: string | undefined;
   private placeLatencies: number[] = [];
+  /** A GET /events client that follows the storm through every fault, reconnecting with Last-Event-ID. */
+  private events: EventWatcher | undefined;
 
   constructor(private readonly options: FaultStormOptions) {
     this.seed = options.seed ?? randomBytes(4).readUInt32LE(0);
@@ -673,6 +680,8 @@ class FaultStorm {
       );
     }
     await this.checkDropRoute();
+    this.events = new EventWatcher(() => this.base, ['orders']);
+    this.events.start();
 
     const workers = Array.from({ length: this.options.workers }, async () => this.worker());
     const trickle = this.trickle();
@@ -706,6 +715,10 @@ class FaultStorm {
     await sleep(2_000); // let the supervisor's order tracking settle after the last recovery
     const broker = await this.brokerOrders();
     await this.readFinalStatuses();
+    await this.events?.stop();
+    this.notes.push(
+      `GET /events: ${this.events?.items.length ?? 0} items over ${this.events?.connections ?? 0} connections, ${this.events?.gaps ?? 0} gaps announced`,
+    );
     const containers = await this.containers();
     return this.report(startedAt, machine, broker, containers);
   }
@@ -713,6 +726,7 @@ class FaultStorm {
   async cleanUp(): Promise<void> {
     this.stopping = true;
     this.queue.close();
+    await this.events?.stop();
     await this.supervisor?.stop('SIGTERM');
     await this.clockKeeper;
     await docker(['rm', '-f', this.containerName]).catch(() => undefined);
@@ -1245,6 +1259,29 @@ class FaultStorm {
     return { source, attribution, orders };
   }
 
+  /**
+   * Why the event stream failed this key's order, if it did: its last order event must match the final
+   * GET /orders/status answer, unless a gap announced after that event (and after the key was first sent)
+   * told the client to read again.
+   */
+  private untoldByEvents(record: KeyRecord): string | undefined {
+    if (this.events === undefined || record.finalStatus?.status !== 200) return undefined;
+    const order = (
+      record.finalStatus.body as { order?: { orderId?: number; status?: string; filled?: number } }
+    ).order;
+    if (order?.orderId === undefined) return undefined;
+    const states = this.events.orderStates(order.orderId);
+    const last = states.at(-1);
+    if (last !== undefined && last.status === order.status && last.filled === (order.filled ?? 0)) {
+      return undefined;
+    }
+    const firstSent = Date.parse(record.attempts[0]?.at ?? '') || 0;
+    if (this.events.gapAfter('orders', last?.index ?? -1, firstSent)) return undefined;
+    return `final state ${order.status ?? '?'} (filled ${order.filled ?? 0}); the stream's last word: ${
+      last === undefined ? 'nothing' : `${last.status} (filled ${last.filled})`
+    }, and no gap after it`;
+  }
+
   private async readFinalStatuses(): Promise<void> {
     const keys = [...this.records.values()];
     let next = 0;
@@ -1339,6 +1376,7 @@ class FaultStorm {
       containers: containers.length,
       unrecoveredFaults: this.faults.filter((fault) => !fault.recovered).length,
       unexpectedSupervisorExits: this.unexpectedExits,
+      eventsUntold: 0,
     };
     for (const record of records) {
       const findings: OffendingKey['findings'] = [];
@@ -1430,6 +1468,11 @@ class FaultStorm {
           finding: 'status-unanswered',
           detail: `GET /orders/status gave no definitive answer: ${String(status?.status)} ${JSON.stringify(status?.body)}`,
         });
+      }
+      const untold = this.untoldByEvents(record);
+      if (untold !== undefined) {
+        findings.push({ finding: 'events-untold', detail: untold });
+        counts.eventsUntold++;
       }
       if (record.givenUp) counts.givenUp++;
       if (findings.some((item) => item.finding === 'lost')) counts.lost++;
@@ -1575,6 +1618,7 @@ export function formatStormReport(report: StormReport, maxKeys = 20): string {
       ['containers (must be 1)', counts.containers],
       ['unrecovered faults', counts.unrecoveredFaults],
       ['unexpected supervisor exits', counts.unexpectedSupervisorExits],
+      ['orders untold by GET /events', counts.eventsUntold],
     ]),
     '',
     'recovery (injection -> GET /health/status data-flowing), seconds',

@@ -106,7 +106,7 @@ describe('malformed input: every door checks its input before anything happens, 
     };
   };
 
-  it('covers the ten JSON-body routes and the DELETE', () => {
+  it('covers the twelve JSON-body routes and the DELETE', () => {
     const posts = sideEffecting.filter((route) => route.method === 'POST').map((route) => route.path);
     expect(posts.sort()).toEqual(
       [
@@ -117,6 +117,8 @@ describe('malformed input: every door checks its input before anything happens, 
         '/orders',
         '/orders/1/modify',
         '/orders/1/transmit',
+        '/orders/approvals/1/approve',
+        '/orders/approvals/1/decline',
         '/orders/cancel-all',
         '/orders/preview',
         '/scanner/run',

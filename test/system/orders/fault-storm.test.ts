@@ -60,6 +60,7 @@ describe('a fault storm of orders against the supervisor in container mode', () 
       containers: report.counts.containers,
       unrecoveredFaults: report.counts.unrecoveredFaults,
       unexpectedSupervisorExits: report.counts.unexpectedSupervisorExits,
+      eventsUntold: report.counts.eventsUntold,
     }).toEqual({
       brokerTruthComplete: true,
       lost: 0,
@@ -69,6 +70,7 @@ describe('a fault storm of orders against the supervisor in container mode', () 
       containers: 1,
       unrecoveredFaults: 0,
       unexpectedSupervisorExits: 0,
+      eventsUntold: 0,
     });
     expect(report.counts.asked).toBe(
       report.counts.acknowledged + report.counts.refused + report.counts.givenUp,
