@@ -1,6 +1,8 @@
+import { runFanout } from './fanout';
 import { runFootprint } from './footprint';
 import { runLoad } from './load';
 import { runOverhead } from './overhead';
+import { runReads } from './reads';
 import { runRecovery } from './recovery';
 import { runStorm } from './storm';
 
@@ -11,6 +13,8 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   recovery: runRecovery,
   footprint: runFootprint,
   storm: runStorm,
+  reads: runReads,
+  fanout: runFanout,
 };
 
 async function main(): Promise<void> {
