@@ -7,6 +7,7 @@ import { HealthEventLog, type HealthEvent } from '../health/health-events';
 import { MarketDataStreams } from '../market-data/market-data-streams';
 import type { Quote } from '../market-data/market-data.schemas';
 import { NewsService } from '../news/news.service';
+import { OrderApprovals } from '../orders/order-approvals';
 import { OrderTracker } from '../orders/order-tracker';
 import { EVENT_HUB, EventHub } from './event-hub';
 import type { LiveEventInput } from './live-event';
@@ -33,6 +34,7 @@ export class GatewayEventBridge implements OnModuleInit, OnModuleDestroy {
     private readonly health: HealthEventLog,
     private readonly streams: MarketDataStreams,
     private readonly news: NewsService,
+    private readonly approvals: OrderApprovals,
     private readonly account: AccountLiveState,
   ) {
     this.gateway = config.gateway.name;
@@ -82,6 +84,16 @@ export class GatewayEventBridge implements OnModuleInit, OnModuleDestroy {
           type: change.type,
           ...named(change.topic === 'positions' ? change.symbol : undefined, change.account),
           data: change.data,
+        }),
+      ),
+    );
+    this.subscriptions.add(
+      this.approvals.changes.subscribe((change) =>
+        this.publish({
+          topic: 'approvals',
+          type: change.step,
+          ...named(change.symbol, change.account),
+          data: change.approval,
         }),
       ),
     );

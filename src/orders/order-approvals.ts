@@ -1,10 +1,10 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Subject, type Observable } from 'rxjs';
 import { AccountRepository } from '../account/account.repository';
 import { CLOCK, type Clock, type ClockTimer } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import type { AppConfig } from '../config/config.schema';
 import { APP_CONFIG } from '../config/config.tokens';
-import { EVENT_HUB, type EventHub } from '../events/event-hub';
 import {
   changedRefusal,
   NOTHING_SENT,
@@ -53,6 +53,14 @@ type ApprovalStep =
   | 'void'
   | 'refused';
 
+/** A step of an approval as it happens (pushed to /events' 'approvals' topic). */
+export interface ApprovalChange {
+  step: ApprovalStep;
+  symbol: string | undefined;
+  account: string | undefined;
+  approval: ApprovalView;
+}
+
 /** What an order operation passes on once confirmed: its parameters, and for a placement the key to use. */
 export type ConfirmedRun<P, R> = (parameters: P, approvalKey: string | undefined) => Promise<R>;
 
@@ -71,11 +79,13 @@ export class OrderApprovals implements OnModuleDestroy {
   private readonly gateway: string;
   private readonly timers = new Set<ClockTimer>();
   private readonly shown = new Set<string>();
+  private readonly stepped = new Subject<ApprovalChange>();
+  /** Every step of every approval, as it happens. */
+  readonly changes: Observable<ApprovalChange> = this.stepped.asObservable();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly journal: OrderJournalRepository,
-    @Inject(EVENT_HUB) private readonly hub: EventHub,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly orders: OrdersService,
     private readonly accounts: AccountRepository,
@@ -89,6 +99,7 @@ export class OrderApprovals implements OnModuleDestroy {
   onModuleDestroy(): void {
     for (const timer of this.timers) this.clock.clearTimeout(timer);
     this.timers.clear();
+    this.stepped.complete();
   }
 
   /**
@@ -381,13 +392,11 @@ export class OrderApprovals implements OnModuleDestroy {
   }
 
   private publish(approval: Approval, step: ApprovalStep): void {
-    this.hub.publish({
-      topic: 'approvals',
-      type: step,
-      gateway: this.gateway,
-      ...(approval.summary.symbol === undefined ? {} : { symbol: approval.summary.symbol }),
-      ...(approval.summary.account === undefined ? {} : { account: approval.summary.account }),
-      data: viewOf(approval),
+    this.stepped.next({
+      step,
+      symbol: approval.summary.symbol,
+      account: approval.summary.account,
+      approval: viewOf(approval),
     });
   }
 

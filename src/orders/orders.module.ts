@@ -31,6 +31,6 @@ import { OrderApprovals } from './order-approvals';
     CompletedOrdersService,
     OrderApprovals,
   ],
-  exports: [OrdersService, OrderTracker],
+  exports: [OrdersService, OrderTracker, OrderApprovals],
 })
 export class OrdersModule {}
