@@ -11,6 +11,7 @@ import { Reflector } from '@nestjs/core';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { tap, type Observable } from 'rxjs';
+import { DomainError } from './domain-error';
 import { OPERATION_NAME } from './operation.decorator';
 
 /**
@@ -22,7 +23,7 @@ export class MetricsRegistry {
   readonly registry = new Registry();
   readonly operationRequests = new Counter({
     name: 'ibgs_operation_requests_total',
-    help: 'Operation calls by operation, interface (rest or mcp) and outcome (ok or error)',
+    help: 'Operation calls by operation, interface (rest or mcp) and outcome (ok, error, or pending: answered with an approval ticket)',
     labelNames: ['operation', 'interface', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -103,11 +104,16 @@ export class OperationMetricsInterceptor implements NestInterceptor {
     if (operation === undefined) return next.handle();
     const face = context.getType() === 'http' ? 'rest' : 'mcp';
     const stopTimer = this.metrics.operationDuration.startTimer({ operation, interface: face });
-    const record = (outcome: 'ok' | 'error') => {
+    const record = (outcome: 'ok' | 'pending' | 'error') => {
       stopTimer();
       this.metrics.operationRequests.inc({ operation, interface: face, outcome });
     };
-    return next.handle().pipe(tap({ next: () => record('ok'), error: () => record('error') }));
+    // A call answered with an approval ticket (--confirm-orders) waits for a person: it did not fail.
+    const outcomeOf = (error: unknown) =>
+      error instanceof DomainError && error.code === 'APPROVAL_PENDING' ? 'pending' : 'error';
+    return next
+      .handle()
+      .pipe(tap({ next: () => record('ok'), error: (error: unknown) => record(outcomeOf(error)) }));
   }
 }
 

@@ -91,6 +91,15 @@ describe('--confirm-orders over REST: approval tickets', () => {
     const early = await rest<Ticket>(running, 'POST', '/orders', { ...order, approvalId: ticket.approvalId });
     expect(early.status).toBe(202);
     expect(early.body.approvalId).toBe(ticket.approvalId);
+    // A call waiting for a person is counted as pending, not as a failed call.
+    const metrics = await fetch(`${running.urls.base}/metrics`, {
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    });
+    const counted = await metrics.text();
+    expect(counted).toMatch(
+      /ibgs_operation_requests_total\{operation="place_order",interface="rest",outcome="pending"\} 2/,
+    );
+    expect(counted).not.toMatch(/operation="place_order",interface="rest",outcome="error"/);
 
     // The read-only token neither sees nor decides approvals.
     const path = `/orders/approvals/${ticket.approvalId}/approve`;
