@@ -33,6 +33,23 @@ import {
  */
 
 const IMAGE = 'ib-gateway-simulator:local';
+const STREAM_READ_MS = 2_000;
+
+/** What a never-ending stream sends within STREAM_READ_MS; then the request is aborted. */
+async function firstSecondsOf(response: Response, abort: AbortController): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  const timer = setTimeout(() => abort.abort(), STREAM_READ_MS);
+  try {
+    for await (const chunk of response.body ?? [])
+      text += decoder.decode(chunk as Uint8Array, { stream: true });
+  } catch {
+    // aborted: the stream was read long enough
+  } finally {
+    clearTimeout(timer);
+  }
+  return text;
+}
 const LABEL = `credential-leak-${process.pid}`;
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
@@ -75,8 +92,16 @@ describe('credential hygiene with a real gateway container', () => {
     headers: Record<string, string> = {},
     init: RequestInit = {},
   ): Promise<Response> {
-    const response = await fetch(`${service.urls.base}${path}`, { ...init, headers: { ...headers } });
-    const text = await response.clone().text();
+    const abort = new AbortController();
+    const response = await fetch(`${service.urls.base}${path}`, {
+      ...init,
+      headers: { ...headers },
+      signal: abort.signal,
+    });
+    // A stream (GET /events) never ends: what it sends in its first seconds is checked.
+    const text = (response.headers.get('content-type') ?? '').startsWith('text/event-stream')
+      ? await firstSecondsOf(response, abort)
+      : await response.clone().text();
     remember(
       `${init.method ?? 'GET'} ${path} -> ${response.status}`,
       `${JSON.stringify([...response.headers])}\n${text}`,
@@ -195,9 +220,9 @@ describe('credential hygiene with a real gateway container', () => {
       await get(route.path, readOnly);
     }
     for (const path of ['/docs-json', '/docs', '/metrics', '/health', '/health/ready']) await get(path, full);
-  });
+  }, 60_000);
 
-  it('answers MCP (tool list and every read-only tool) without a secret', async () => {
+  it('answers MCP (tool list, every read-only tool, every resource) without a secret', async () => {
     const mcp = await connectMcpClientWithToken(service, SECRETS.readOnlyToken);
     clients.push(mcp);
     const { tools } = await mcp.listTools();
@@ -205,6 +230,13 @@ describe('credential hygiene with a real gateway container', () => {
     for (const tool of tools.filter((candidate) => candidate.annotations?.readOnlyHint === true)) {
       const result = await mcp.callTool({ name: tool.name, arguments: {} });
       remember(`tools/call ${tool.name}`, JSON.stringify(result));
+    }
+    // The resources too: the gateway's log lines among them.
+    const { resources } = await mcp.listResources();
+    expect(resources.map((resource) => resource.uri)).toContain('ibgs://gateway/logs');
+    for (const resource of resources) {
+      const read = await mcp.readResource({ uri: resource.uri }).catch((error: unknown) => String(error));
+      remember(`resources/read ${resource.uri}`, JSON.stringify(read));
     }
     const refused = await mcp.callTool({ name: 'restart_gateway', arguments: {} });
     expect(refused.isError).toBe(true);
