@@ -6,6 +6,7 @@ import { dataGatewayName, gatewayPlans, type GatewayPlan } from './config/gatewa
 import { Redactor } from './common/redactor';
 import { ConfigError, describeConfig, loadConfig, type CommandLineFlags } from './config/load-config';
 import { CONFIG_FILE_ENV, CONFIG_FILE_FLAG } from './config/config-file';
+import { SERVICE_VERSION } from './config/config.tokens';
 import { SETTINGS, flagName, formatDefault, settingDefault } from './config/settings';
 import { SupervisorConflictError } from './gateway/supervisor-lock';
 import type { RunningService } from './main';
@@ -213,6 +214,7 @@ async function start(flags: CommandLineFlags): Promise<number> {
 export function buildProgram(): Command {
   const program = new Command(CLI_NAME)
     .description('Runs IB Gateway in Docker, keeps it healthy, and serves it as REST + MCP.')
+    .version(SERVICE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError(`(run "${CLI_NAME} <command> --help" for the options)`)
     .exitOverride();
 
@@ -301,10 +303,51 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Edit distance of two short words (a typed command and a known one). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/**
+ * A first word that is no command (start is the default and takes no arguments, so commander would say
+ * "too many arguments for 'start'"): the message names the nearest command instead.
+ */
+export function unknownCommandMessage(program: Command, argv: readonly string[]): string | undefined {
+  const [word] = argv;
+  if (word === undefined || word.startsWith('-')) return undefined;
+  const names = program.commands.map((command) => command.name());
+  // commander's own help command ("help start") is not in the list
+  if (names.includes(word) || word === 'help') return undefined;
+  const [nearest] = names
+    .map((name) => ({ name, away: distance(word, name) }))
+    .filter((candidate) => candidate.away <= Math.max(2, Math.floor(candidate.name.length / 3)))
+    .sort((a, b) => a.away - b.away);
+  return (
+    `error: unknown command '${word}'` +
+    (nearest === undefined ? '' : `. Did you mean '${nearest.name}'?`) +
+    `\n(the commands: ${names.join(', ')}; run "${CLI_NAME} --help")`
+  );
+}
+
 /** Runs the CLI; usage errors exit 2, help 0. Exits explicitly: a closed service may leave idle handles. */
 async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  const unknown = unknownCommandMessage(program, argv.slice(2));
+  if (unknown !== undefined) {
+    console.error(unknown);
+    process.exit(2);
+  }
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed the message (or the help).

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_FILE_FLAG } from '../../../src/config/config-file';
+import { SERVICE_VERSION } from '../../../src/config/config.tokens';
 import { SETTINGS, flagName, formatDefault } from '../../../src/config/settings';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -135,6 +136,20 @@ describe('ib-gateway-supervisor (the built CLI)', () => {
     expect(result.stderr).toContain(
       '--password-file / IBGS_PASSWORD_FILE: a password is required with a username',
     );
+  });
+
+  it('prints its version with --version, and names the nearest command for a typo (exit code 2)', async () => {
+    const version = await runToEnd(['--version']);
+    expect(version.exit.code).toBe(0);
+    expect(version.stdout.trim()).toBe(SERVICE_VERSION);
+    const typo = await runToEnd(['strat']);
+    expect(typo.exit.code).toBe(2);
+    expect(typo.stderr).toContain("unknown command 'strat'. Did you mean 'start'?");
+    expect(typo.stderr).not.toContain('too many arguments');
+    const unknown = await runToEnd(['deploy']);
+    expect(unknown.exit.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'deploy'");
+    expect(unknown.stderr).not.toContain('Did you mean');
   });
 
   it('rejects an unknown flag with exit code 2', async () => {
