@@ -3,7 +3,7 @@ import { ApiExtension, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTa
 import type { Request, Response } from 'express';
 import { toOpenApiSchema } from '../common/zod-json-schema';
 import { MAX_STREAM_SYMBOLS } from '../market-data/market-data.schemas';
-import { accessLevelOf, AccessTokens } from '../security/access-tokens';
+import { AccessTokens } from '../security/access-tokens';
 import { EVENT_HUB, EventHub } from './event-hub';
 import {
   EventsQuery,
@@ -136,7 +136,7 @@ export class EventsController {
     },
   })
   async stream(@Req() request: Request, @Res() response: Response): Promise<void> {
-    const level = accessLevelOf(request) ?? (this.tokens.required ? 'read-only' : 'full');
+    const level = this.tokens.levelOfRequest(request) ?? 'read-only';
     const header = request.headers['last-event-id'];
     // Errors up to here (bad query 400, topic not allowed 403, unknown symbol 404) are answered as JSON.
     const prepared = await this.streams.prepare(

@@ -6,7 +6,7 @@ import { DomainError } from '../common/domain-error';
 import { Input } from '../common/operation.decorator';
 import { toOpenApiSchema } from '../common/zod-json-schema';
 import { GatewayRouter } from '../gateway/gateway-router';
-import { accessLevelOf, AccessTokens } from '../security/access-tokens';
+import { AccessTokens } from '../security/access-tokens';
 import { OrderApprovals } from './order-approvals';
 import { ApprovalIdInput, ApprovalsList, ApprovalView, ListApprovalsInput } from './order-approvals.schemas';
 
@@ -100,9 +100,7 @@ export class OrderApprovalsController {
 
   /** The read-only token reads; it does not decide about money (nor see what waits for a decision). */
   private requireFullToken(request: IncomingMessage, what: string): void {
-    // Untagged means the security middleware did not run: open only when no token is configured.
-    const level = accessLevelOf(request) ?? (this.tokens.required ? undefined : 'full');
-    if (level === 'full') return;
+    if (this.tokens.levelOfRequest(request) === 'full') return;
     throw new DomainError('FORBIDDEN', `${what} needs the full API token, not the read-only one`);
   }
 }

@@ -47,6 +47,14 @@ export class AccessTokens {
     return this.full !== undefined || this.readOnly !== undefined;
   }
 
+  /**
+   * The access level the security middleware tagged `request` with. Untagged means the middleware did not
+   * run: full access only when no token is configured.
+   */
+  levelOfRequest(request: IncomingMessage | undefined): AccessLevel | undefined {
+    return accessLevelOf(request) ?? (this.required ? undefined : 'full');
+  }
+
   /** The access a token grants, if it is one of the configured tokens. */
   levelOf(token: string): AccessLevel | undefined {
     const candidate = digest(token);

@@ -4,7 +4,7 @@ import type { McpContext } from '@rekog/mcp-nest';
 import type { IncomingMessage } from 'node:http';
 import { DomainError } from '../common/domain-error';
 import { OPERATION_NAME, OPERATIONS } from '../common/operation.decorator';
-import { accessLevelOf, AccessTokens } from './access-tokens';
+import { AccessTokens } from './access-tokens';
 
 /**
  * Lets the read-only token call only the operations declared `safety.readOnly`, on both faces: REST routes
@@ -23,9 +23,7 @@ export class OperationAccessGuard implements CanActivate {
     if (name === undefined) return true; // not an operation (health, metrics, pages): the middleware decided
     const operation = OPERATIONS.find((candidate) => candidate.name === name);
     if (operation?.safety.readOnly === true) return true;
-    // Untagged means the security middleware did not run: open only when no token is configured.
-    const level = accessLevelOf(requestOf(context)) ?? (this.tokens.required ? undefined : 'full');
-    if (level === 'full') return true;
+    if (this.tokens.levelOfRequest(requestOf(context)) === 'full') return true;
     throw new DomainError(
       'FORBIDDEN',
       `${name} changes state, and the read-only API token may only call read-only operations; use the full API token`,
